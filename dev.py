@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Run prokopim from a fresh clone with nothing but Python 3.11+ (stdlib only, POSIX).
+
+    python3 dev.py up [args...]     # .venv/bin/prokopim up args...
+    python3 dev.py test [args...]   # .venv/bin/pytest args...
+
+First makes sure .tools/ (a venv holding uv) exists, then syncs .venv/ with
+`uv sync --all-packages` (--frozen when uv.lock exists) using this Python interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+TOOLS = ROOT / ".tools"
+UV = TOOLS / "bin" / "uv"
+COMMANDS = {"up": ["prokopim", "up"], "test": ["pytest"]}
+
+
+def run(*cmd: str | Path) -> None:
+    print("+", *cmd, file=sys.stderr, flush=True)
+    result = subprocess.run([str(c) for c in cmd], cwd=ROOT)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def bootstrap() -> None:
+    if not UV.exists():
+        venv.create(TOOLS, with_pip=True)
+        run(
+            TOOLS / "bin" / "python",
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "uv",
+        )
+    os.environ["UV_PYTHON_DOWNLOADS"] = "never"
+    frozen = ["--frozen"] if (ROOT / "uv.lock").exists() else []
+    run(UV, "sync", "--all-packages", "--python", sys.executable, *frozen)
+
+
+def main() -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 -- dev.py runs on any system python3
+        sys.exit("prokopim needs Python 3.11 or newer")
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(f"usage: python3 {Path(__file__).name} {{up|test}} [args...]")
+    bootstrap()
+    program, *fixed = COMMANDS[sys.argv[1]]
+    exe = str(ROOT / ".venv" / "bin" / program)
+    os.chdir(ROOT)
+    os.execv(exe, [exe, *fixed, *sys.argv[2:]])  # its exit code is ours
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""Durable JetStream consumers whose effects happen exactly once.
+
+Each message is handled inside a PostgreSQL transaction that also records its event id for
+this consumer; the ack is sent only after that transaction commits. A redelivered or
+re-published event finds its id already recorded and is acked without effect. A handler
+that raises is retried with backoff (a delayed NAK) up to `max_deliver` attempts; then the
+message is recorded in `dead_letters` with its error, published on the dead-letter subject,
+and acked so it no longer blocks the consumer.
+
+FastStream's default NATS ack policy would terminate a message whose handler raised, so the
+subscriber is registered with `AckPolicy.MANUAL` and acks here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.message import NatsMessage
+from nats.js.api import AckPolicy as JsAckPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from .db import Connection
+from .envelope import StoredEvent
+from .topology import Topology
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[StoredEvent, Connection], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a failing message is retried before dead-lettering."""
+
+    max_deliver: int = 5
+    backoff: Sequence[float] = field(default=(0.5, 2.0, 5.0, 15.0))
+    ack_wait: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        """Return the delay before redelivering after failed attempt number `attempt`."""
+        return self.backoff[min(attempt, len(self.backoff)) - 1]
+
+
+class ExactlyOnceConsumer:
+    """Binds an event handler to a durable consumer with transactional dedupe."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        pool: asyncpg.Pool,
+        handler: EventHandler,
+        topology: Topology,
+        broker: NatsBroker,
+        retry: RetryPolicy = RetryPolicy(),
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.name = name
+        self._pool = pool
+        self._handler = handler
+        self._topology = topology
+        self._broker = broker
+        self._retry = retry
+        self._after_commit = after_commit
+
+    def register(self, filter_subject: str | None = None) -> None:
+        """Register the durable pull subscriber on the broker (before it starts)."""
+        config = ConsumerConfig(
+            durable_name=self.name,
+            ack_policy=JsAckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=self._retry.max_deliver,
+            ack_wait=self._retry.ack_wait,
+            max_ack_pending=1000,
+        )
+        subscriber = self._broker.subscriber(
+            filter_subject or self._topology.all_events,
+            stream=JStream(self._topology.stream, declare=False),
+            durable=self.name,
+            config=config,
+            pull_sub=PullSub(batch_size=64, timeout=1.0),
+            ack_policy=AckPolicy.MANUAL,
+            title=f"{self.name}",
+            description=f"durable consumer {self.name}",
+        )
+
+        async def on_message(msg: NatsMessage) -> None:
+            await self.process(msg)
+
+        subscriber(on_message)
+
+    async def process(self, msg: NatsMessage) -> None:
+        """Handle one delivery: effect and dedupe in one transaction, then ack."""
+        raw = msg.raw_message
+        attempt = raw.metadata.num_delivered or 1
+        try:
+            event = StoredEvent.from_json(raw.data)
+        except Exception as error:  # unparseable: retrying cannot help
+            await self._dead_letter(raw.subject, raw.data, None, error, attempt)
+            await msg.ack()
+            return
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                first = await conn.fetchval(
+                    "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)"
+                    " ON CONFLICT DO NOTHING RETURNING true",
+                    self.name,
+                    event.event_id,
+                )
+                if first:
+                    await self._handler(event, conn)
+        except Exception as error:
+            if attempt >= self._retry.max_deliver:
+                await self._dead_letter(raw.subject, raw.data, event, error, attempt)
+                await msg.ack()
+            else:
+                log.info("%s: %s failed (attempt %d): %s", self.name, event.type, attempt, error)
+                await msg.nack(delay=self._retry.delay(attempt))
+            return
+        await msg.ack()
+        if first and self._after_commit is not None:
+            self._after_commit()
+
+    async def _dead_letter(
+        self,
+        subject: str,
+        payload: bytes,
+        event: StoredEvent | None,
+        error: Exception,
+        attempts: int,
+    ) -> None:
+        reason = f"{type(error).__name__}: {error}"
+        log.error(
+            "%s: dead-lettering %s after %d attempts: %s", self.name, subject, attempts, reason
+        )
+        event_type = event.type if event else self._topology.event_type(subject)
+        event_id = event.event_id if event else None
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO dead_letters (consumer, event_id, type, subject, payload, error,"
+                " attempts) VALUES ($1, coalesce($2, gen_random_uuid()), $3, $4, $5, $6, $7)"
+                " ON CONFLICT (consumer, event_id) DO UPDATE SET error = excluded.error,"
+                " attempts = excluded.attempts, failed_at = now()",
+                self.name,
+                event_id,
+                event_type,
+                subject,
+                {"raw": payload.decode("utf-8", "replace")},
+                reason,
+                attempts,
+            )
+        await self._broker.publish(
+            payload,
+            subject=self._topology.dead_letter_subject(self.name),
+            stream=self._topology.dead_letter_stream,
+            headers={
+                "Nats-Msg-Id": f"{self.name}:{event_id}",
+                "Prokopim-Error": reason[:1000],
+                "Prokopim-Attempts": str(attempts),
+            },
+        )

@@ -1,0 +1,21 @@
+"""Settings every prokopim process reads from its environment."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BackboneSettings(BaseSettings):
+    """Where the event store and NATS are, and the namespace of this installation."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        description="PostgreSQL DSN of the event store",
+    )
+    nats_url: str = Field(default="nats://127.0.0.1:4222")
+    prokopim_namespace: str = Field(
+        default="", description="prefix for NATS subjects and streams (tests use their own)"
+    )

@@ -1,0 +1,268 @@
+"""The event store: an append-only PostgreSQL table, read per stream or in commit order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from .chain import content_digest
+from .db import Connection
+from .envelope import Actor, NewEvent, StoredEvent
+from .errors import DuplicateEventId, WrongExpectedVersion
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "prokopim_events"
+_WRONG_VERSION = "PK409"
+
+_COLUMNS = (
+    "event_id, stream_id, stream_version, global_position, type, data, metadata,"
+    " occurred_at, recorded_at"
+)
+
+
+@dataclass(frozen=True, order=True)
+class Checkpoint:
+    """A place in the commit-ordered log: after this transaction id and position."""
+
+    transaction_id: int = 0
+    global_position: int = 0
+
+
+@dataclass(frozen=True)
+class Page:
+    """A batch of events read in commit order and the checkpoint after the last one."""
+
+    events: list[StoredEvent]
+    checkpoint: Checkpoint
+
+
+def event_from_row(row: asyncpg.Record) -> StoredEvent:
+    """Build a StoredEvent from a trusted `events` row without re-validating it."""
+    meta: dict[str, Any] = row["metadata"]
+    actor = meta["actor"]
+    return StoredEvent.model_construct(
+        event_id=row["event_id"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        global_position=row["global_position"],
+        type=row["type"],
+        occurred_at=row["occurred_at"],
+        recorded_at=row["recorded_at"],
+        actor=Actor.model_construct(id=actor["id"], role=actor["role"], name=actor.get("name")),
+        correlation_id=meta["correlation_id"],
+        causation_id=meta.get("causation_id"),
+        traceparent=meta.get("traceparent"),
+        data=row["data"],
+    )
+
+
+# One event (the common case) is one plain INSERT: the version check and the hash chain ride
+# along in a lateral join, which is measurably faster than a PL/pgSQL call. Zero rows back
+# means the stream was not at the expected version.
+_APPEND_ONE = """
+INSERT INTO events (event_id, stream_id, stream_version, type, data, metadata, occurred_at,
+                    chain_hash)
+SELECT $1, $2, $3 + 1, $4, $5, $6, $7, sha256(coalesce(prev.chain_hash, ''::bytea) || $8)
+  FROM (SELECT 1) AS one
+  LEFT JOIN LATERAL (
+        SELECT e.stream_version, e.chain_hash FROM events e
+         WHERE e.stream_id = $2 ORDER BY e.stream_version DESC LIMIT 1
+  ) AS prev ON true
+ WHERE coalesce(prev.stream_version, 0) = $3
+RETURNING global_position
+"""
+_APPEND_MANY = "SELECT prokopim_append($1, $2, $3, $4, $5, $6, $7, $8)"
+
+
+def _append_statement(
+    stream_id: str, expected_version: int, events: Sequence[NewEvent]
+) -> tuple[str, tuple[Any, ...]]:
+    metadata = [e.metadata() for e in events]
+    digests = [
+        content_digest(
+            e.event_id, stream_id, expected_version + i, e.type, e.data, meta, e.occurred_at
+        )
+        for i, (e, meta) in enumerate(zip(events, metadata, strict=True), start=1)
+    ]
+    if len(events) == 1:
+        e = events[0]
+        return _APPEND_ONE, (
+            e.event_id,
+            stream_id,
+            expected_version,
+            e.type,
+            e.data,
+            metadata[0],
+            e.occurred_at,
+            digests[0],
+        )
+    return _APPEND_MANY, (
+        stream_id,
+        expected_version,
+        [e.event_id for e in events],
+        [e.type for e in events],
+        [e.data for e in events],
+        metadata,
+        [e.occurred_at for e in events],
+        digests,
+    )
+
+
+class EventStore:
+    """Append to and read from the `events` table."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        notify_channel: str = NOTIFY_CHANNEL,
+        notify_interval: float = 0.005,
+    ) -> None:
+        self._pool = pool
+        self._channel = notify_channel
+        self._notify_interval = notify_interval
+        self._notify_task: asyncio.Task[None] | None = None
+        self._notify_again = False
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The pool the store uses, for callers that join an append to their transaction."""
+        return self._pool
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        conn: Connection | None = None,
+    ) -> list[int]:
+        """Append events to a stream at `expected_version`; return their global positions.
+
+        Re-appending events whose ids are already stored in that stream returns their
+        original positions and stores nothing. Given `conn`, the append joins the caller's
+        transaction and the caller must call `wake_relay()` after committing.
+        """
+        if not events:
+            return []
+        query, args = _append_statement(stream_id, expected_version, events)
+        try:
+            if conn is None:
+                result = await self._pool.fetchval(query, *args)
+            else:
+                async with conn.transaction():  # a savepoint: the caller's tx survives
+                    result = await conn.fetchval(query, *args)
+        except (asyncpg.UniqueViolationError, asyncpg.PostgresError) as error:
+            if not isinstance(error, asyncpg.UniqueViolationError) and (
+                getattr(error, "sqlstate", None) != _WRONG_VERSION
+            ):
+                raise
+            return await self._resolve_conflict(stream_id, expected_version, events, conn)
+        if result is None:  # the single-event statement found the stream elsewhere
+            return await self._resolve_conflict(stream_id, expected_version, events, conn)
+        if conn is None:
+            self.wake_relay()
+        return result if isinstance(result, list) else [result]
+
+    async def _resolve_conflict(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        conn: Connection | None,
+    ) -> list[int]:
+        executor = conn if conn is not None else self._pool
+        ids = [e.event_id for e in events]
+        rows = await executor.fetch(
+            "SELECT event_id, stream_id, global_position FROM events WHERE event_id = ANY($1)",
+            ids,
+        )
+        found = {row["event_id"]: row for row in rows}
+        if len(found) == len(ids) and all(r["stream_id"] == stream_id for r in rows):
+            return [found[event_id]["global_position"] for event_id in ids]
+        if found:
+            raise DuplicateEventId([str(event_id) for event_id in found])
+        actual = await executor.fetchval(
+            "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
+            stream_id,
+        )
+        raise WrongExpectedVersion(stream_id, expected_version, actual)
+
+    async def read_stream(
+        self, stream_id: str, *, after_version: int = 0, conn: Connection | None = None
+    ) -> list[StoredEvent]:
+        """Return a stream's events in version order."""
+        executor = conn if conn is not None else self._pool
+        rows = await executor.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $2"
+            " ORDER BY stream_version",
+            stream_id,
+            after_version,
+        )
+        return [event_from_row(row) for row in rows]
+
+    async def stream_version(self, stream_id: str) -> int:
+        """Return a stream's current version (0 when it has no events)."""
+        version: int = await self._pool.fetchval(
+            "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
+            stream_id,
+        )
+        return version
+
+    async def read_all(self, after: Checkpoint = Checkpoint(), *, limit: int = 1000) -> Page:
+        """Return up to `limit` events committed after `after`, in commit order.
+
+        Only transactions older than every still-running transaction are read, so an event
+        whose transaction commits later can never land behind a checkpoint already given out.
+        """
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS}, transaction_id::text::bigint AS tx FROM events"
+            " WHERE (transaction_id, global_position) > ($1::text::xid8, $2)"
+            "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+            " ORDER BY transaction_id, global_position LIMIT $3",
+            str(after.transaction_id),
+            after.global_position,
+            limit,
+        )
+        if not rows:
+            return Page([], after)
+        last = rows[-1]
+        return Page(
+            [event_from_row(row) for row in rows],
+            Checkpoint(last["tx"], last["global_position"]),
+        )
+
+    def wake_relay(self) -> None:
+        """Tell listening relays that events were committed (coalesced, off the hot path).
+
+        A NOTIFY inside the append's transaction would serialise every commit on the
+        notification queue lock, so after commit at most one notify per `notify_interval`
+        is sent, covering every append made meanwhile.
+        """
+        if self._notify_task is not None and not self._notify_task.done():
+            self._notify_again = True
+            return
+        self._notify_task = asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        while True:
+            self._notify_again = False
+            try:
+                await self._pool.execute("SELECT pg_notify($1, '')", self._channel)
+            except Exception:  # the relay's polling fallback covers a lost wake-up
+                log.warning("could not notify relays", exc_info=True)
+                return
+            await asyncio.sleep(self._notify_interval)
+            if not self._notify_again:
+                return
+
+    async def drain(self) -> None:
+        """Wait for a pending wake-up to be sent (before closing the pool)."""
+        if self._notify_task is not None:
+            await asyncio.gather(self._notify_task, return_exceptions=True)
