@@ -6,6 +6,7 @@ names), so tests never share state and a second run finds nothing left over.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -69,8 +70,6 @@ async def nats_client(infra: Infra, topology: Topology) -> AsyncIterator[NatsCli
     await ensure_streams(js, topology)
     yield nc
     for stream in (topology.stream, topology.dead_letter_stream):
-        try:
+        with contextlib.suppress(Exception):  # already gone
             await js.delete_stream(stream)
-        except Exception:  # already gone
-            pass
     await nc.close()
