@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 import orjson
 from asyncpg.pool import PoolConnectionProxy
 
 # A connection as handed out by a pool or opened directly; handlers accept either.
-Connection = asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]
+# PoolConnectionProxy is generic only in asyncpg-stubs, not at runtime.
+if TYPE_CHECKING:
+    Connection: TypeAlias = asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]
+else:
+    Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 def _encode_json(value: Any) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-import asyncpg
+from .db import Connection
 
 # An arbitrary constant shared by every prokopim process migrating the same database.
 MIGRATION_LOCK_KEY = 0x70726F6B6F70  # "prokop"
@@ -34,7 +34,7 @@ def backbone_migrations() -> list[Migration]:
     return [Migration(f"events/{entry.name}", entry.read_text("utf-8")) for entry in scripts]
 
 
-async def migrate(conn: asyncpg.Connection, migrations: Sequence[Migration]) -> list[str]:
+async def migrate(conn: Connection, migrations: Sequence[Migration]) -> list[str]:
     """Apply the migrations not yet applied; return the names applied now."""
     applied_now: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
@@ -58,7 +58,7 @@ async def migrate(conn: asyncpg.Connection, migrations: Sequence[Migration]) -> 
     return applied_now
 
 
-async def migrations_done(conn: asyncpg.Connection, migrations: Sequence[Migration]) -> bool:
+async def migrations_done(conn: Connection, migrations: Sequence[Migration]) -> bool:
     """Tell whether every migration has been applied (for readiness probes)."""
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     if not exists:

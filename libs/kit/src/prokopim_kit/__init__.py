@@ -1,0 +1,1 @@
+"""Shared edges of prokopim services: auth, errors, SOP step rules, process wiring."""
