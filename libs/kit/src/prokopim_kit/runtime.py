@@ -120,7 +120,8 @@ def create_service_app(
                 async with runtime.pool.acquire() as conn:
                     checks["database"] = await conn.fetchval("SELECT true")
                     checks["migrations"] = await migrations_done(conn, all_migrations)
-            checks["nats"] = bool(runtime.broker.config.connection_state.connected)
+            state = runtime.broker.config.connection_state
+            checks["nats"] = bool(state) and state.connection.is_connected
         ready = all(checks.values())
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
