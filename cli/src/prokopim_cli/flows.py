@@ -1,0 +1,210 @@
+"""Drive a case through a whole SOP over the services' HTTP APIs.
+
+The driver walks the SOP definition itself: for each step the case waits at, it calls the
+endpoint of that step's kind on the owning service, as a user holding the step's role. So
+it runs any SOP built from the known step kinds, and `reject` plans rejections per step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import httpx
+from prokopim_kit.auth import issue_token
+from prokopim_sop import Sop, Step, StepKind
+
+
+@dataclass
+class CaseRun:
+    """What happened to one case: its id and the HTTP calls made, in order."""
+
+    case_id: str = ""
+    calls: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+class Driver:
+    """Calls the five services as the users of each SOP role."""
+
+    def __init__(self, urls: dict[str, str], jwt_secret: str, *, wait_within: float = 30.0):
+        self.urls = urls
+        self._secret = jwt_secret
+        self._wait_within = wait_within
+        self._http = httpx.AsyncClient(timeout=30.0)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    def token(self, role: str) -> str:
+        return issue_token(self._secret, subject=f"{role}-demo", role=role, name=f"{role} (demo)")
+
+    async def call(
+        self, run: CaseRun, service: str, path: str, role: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """POST as `role`; raise with the service's error body on failure."""
+        response = await self._http.post(
+            f"{self.urls[service]}{path}",
+            json=body or {},
+            headers={"Authorization": f"Bearer {self.token(role)}"},
+        )
+        run.calls.append((service, path, response.status_code))
+        if response.status_code >= 400:
+            raise RuntimeError(f"{service} {path}: {response.status_code} {response.text}")
+        result: dict[str, Any] = response.json() if response.content else {}
+        return result
+
+    async def case_view(self, service: str, case_id: str, role: str) -> dict[str, Any] | None:
+        response = await self._http.get(
+            f"{self.urls[service]}/cases/{case_id}",
+            headers={"Authorization": f"Bearer {self.token(role)}"},
+        )
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        view: dict[str, Any] = response.json()
+        return view
+
+    async def wait_for_step(self, service: str, case_id: str, step: Step) -> dict[str, Any]:
+        """Wait until `service` has the case waiting at `step` (it arrives over NATS)."""
+        deadline = time.monotonic() + self._wait_within
+        while True:
+            view = await self.case_view(service, case_id, step.role)
+            if view is not None and view.get("awaiting_step") == step.number:
+                return view
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{service} never reached step {step.number}: {view}")
+            await asyncio.sleep(0.05)
+
+
+def inputs_for(step: Step) -> dict[str, str]:
+    """Return a reference for every required input (kelengkapan) of a step."""
+    return {item.id: f"ref://{item.id}" for item in step.inputs}
+
+
+def request_body(sop: Sop, activity: str, activity_date: date) -> dict[str, Any]:
+    return {
+        "sop_id": sop.id,
+        "sop_version": sop.version,
+        "letter_number": f"800/{activity_date:%Y%m%d}/DEMO",
+        "requester": {
+            "name": "Dinas Komunikasi",
+            "agency": "Diskominfo",
+            "email": "req@example.org",
+        },
+        "subject": f"Permohonan: {activity}",
+        "activity_name": activity,
+        "activity_date": activity_date.isoformat(),
+        "attachments": [{"kind": "script", "ref": "ref://naskah.pdf"}],
+        "inputs": inputs_for(sop.step(1)),
+    }
+
+
+async def run_case(
+    driver: Driver,
+    sop: Sop,
+    *,
+    activity: str = "Peresmian Taman Kota",
+    reject: dict[int, int] | None = None,
+) -> CaseRun:
+    """Run one case from request to the SOP's end, rejecting at the planned review steps."""
+    run = CaseRun()
+    plan = Counter(reject or {})
+    activity_date = date.today() + timedelta(days=7)
+    created = await driver.call(
+        run, "intake", "/cases", sop.step(1).role, request_body(sop, activity, activity_date)
+    )
+    run.case_id = created["case_id"]
+    current: int | None = sop.next_after(1)
+    while current is not None:
+        step = sop.step(current)
+        view = await driver.wait_for_step(step.service.value, run.case_id, step)
+        current = await _do_step(driver, run, sop, step, view, plan)
+    return run
+
+
+async def _do_step(
+    driver: Driver, run: CaseRun, sop: Sop, step: Step, view: dict[str, Any], plan: Counter[int]
+) -> int | None:
+    case = f"/cases/{run.case_id}"
+    svc, role, inputs = step.service.value, step.role, inputs_for(step)
+    when = (datetime.now().astimezone() + timedelta(days=7)).isoformat()
+    files = [{"kind": "video", "ref": f"ref://{run.case_id}/take.mp4"}]
+    match step.kind:
+        case StepKind.DISPOSITION:
+            await driver.call(
+                run,
+                svc,
+                f"{case}/disposition",
+                role,
+                {"instruction": "Tindak lanjuti", "inputs": inputs},
+            )
+        case StepKind.COORDINATE_SCHEDULE:
+            await driver.call(
+                run,
+                svc,
+                f"{case}/schedule",
+                role,
+                {"scheduled_at": when, "location": "Balai Kota", "inputs": inputs},
+            )
+        case StepKind.NOTIFY_REQUESTER:
+            await driver.call(
+                run, svc, f"{case}/notification", role, {"channel": "email", "inputs": inputs}
+            )
+        case StepKind.ASSIGN_STAFF:
+            await driver.call(
+                run,
+                svc,
+                f"{case}/assignments",
+                role,
+                {
+                    "assignments": [{"name": "Budi", "role": "penata-liputan", "team": "A"}],
+                    "inputs": inputs,
+                },
+            )
+        case StepKind.RECORD | StepKind.COVER | StepKind.EDIT:
+            if step.kind is not StepKind.EDIT and not view.get("equipment_ready", False):
+                checklist = {item.id: True for item in step.inputs}
+                await driver.call(run, svc, f"{case}/equipment", role, {"checklist": checklist})
+            if step.kind is StepKind.RECORD:
+                await driver.call(
+                    run, svc, f"{case}/recording", role, {"files": files, "inputs": inputs}
+                )
+            else:
+                await driver.call(
+                    run,
+                    svc,
+                    f"{case}/drafts",
+                    role,
+                    {"files": files, "notes": "draft", "inputs": inputs},
+                )
+        case StepKind.REVIEW:
+            draft_version = (view.get("draft") or {}).get("version", 1)
+            rejecting = plan[step.number] > 0
+            body: dict[str, Any] = {
+                "decision": "reject" if rejecting else "approve",
+                "draft_version": draft_version,
+                "inputs": inputs,
+            }
+            if rejecting:
+                plan[step.number] -= 1
+                body["reason"] = f"Perbaiki draft (langkah {step.number})"
+            await driver.call(run, svc, f"{case}/decision", role, body)
+            return step.on_reject if rejecting else sop.next_after(step.number)
+        case StepKind.HAND_OVER:
+            await driver.call(run, svc, f"{case}/handover", role, {"inputs": inputs})
+            await driver.call(run, svc, f"{case}/archive", step.archivist_role or role, {})
+        case StepKind.PUBLISH:
+            await driver.call(
+                run,
+                svc,
+                f"{case}/publication",
+                role,
+                {"inputs": inputs, "title": "Siaran pers", "body": "Isi berita"},
+            )
+        case _:
+            raise ValueError(f"no driver for step kind {step.kind}")
+    return sop.next_after(step.number)

@@ -1,0 +1,113 @@
+"""Start the whole system as separate processes: the relay and the five services.
+
+Used by `prokopim up` and by the end-to-end tests, so both run exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+SERVICES = ("intake", "scheduling", "production", "review", "publishing")
+DEFAULT_PORTS = {name: 8001 + i for i, name in enumerate(SERVICES)}
+
+
+@dataclass
+class RunningSystem:
+    """The processes of one running prokopim, and where each service listens."""
+
+    urls: dict[str, str]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: dict[str, Path] = field(default_factory=dict)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM every process, then SIGKILL what has not exited within `timeout`."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        """Return the end of a process's log, for error messages."""
+        path = self.logs.get(name)
+        if path is None or not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _executable(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def start_process(
+    system: RunningSystem, name: str, command: list[str], env: dict[str, str], log_dir: Path
+) -> None:
+    """Start one process of the system with its output in `log_dir/<name>.log`."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("ab") as log_file:
+        system.processes[name] = subprocess.Popen(
+            command, env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
+    system.logs[name] = log_path
+
+
+def start_system(
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    ports: dict[str, int] | None = None,
+    host: str = "127.0.0.1",
+    ready_within: float = 60.0,
+) -> RunningSystem:
+    """Start the relay and every service; return once all answer /readyz."""
+    ports = ports or DEFAULT_PORTS
+    system = RunningSystem(urls={name: f"http://{host}:{ports[name]}" for name in SERVICES})
+    base_env = {**os.environ, **env}
+    try:
+        start_process(system, "relay", [_executable("prokopim-relay")], base_env, log_dir)
+        for name in SERVICES:
+            service_env = {**base_env, "PORT": str(ports[name]), "HOST": host}
+            start_process(system, name, [_executable(f"prokopim-{name}")], service_env, log_dir)
+        wait_ready(system, ready_within)
+    except BaseException:
+        system.stop()
+        raise
+    return system
+
+
+def wait_ready(system: RunningSystem, within: float) -> None:
+    """Wait until every service answers /readyz with 200, or raise naming the laggard."""
+    deadline = time.monotonic() + within
+    pending = dict(system.urls)
+    while pending:
+        for name, url in list(pending.items()):
+            process = system.processes[name]
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{name} exited ({process.returncode}):\n{system.log_tail(name)}"
+                )
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
+                    del pending[name]
+            except httpx.HTTPError:
+                pass
+        if pending and time.monotonic() > deadline:
+            name = next(iter(pending))
+            raise TimeoutError(f"{name} not ready after {within}s:\n{system.log_tail(name)}")
+        if pending:
+            time.sleep(0.2)
