@@ -1,0 +1,130 @@
+"""The whole system as separate processes, with a real SMTP server and website endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope, Session
+from prokopim_cli.flows import Driver
+from prokopim_cli.system import SERVICES, RunningSystem, start_system
+from prokopim_events.topology import Topology
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Mailbox:
+    """What the local SMTP server received."""
+
+    messages: list[Envelope] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        self.messages.append(envelope)
+        return "250 OK"
+
+    def recipients(self) -> list[str]:
+        return sorted(rcpt for message in self.messages for rcpt in message.rcpt_tos)
+
+
+@dataclass
+class Website:
+    """A local city-website endpoint that records every post."""
+
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    port: int = 0
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+@pytest.fixture
+def website() -> Iterator[Website]:
+    site = Website()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            post = json.loads(body)
+            post["_idempotency_key"] = self.headers.get("Idempotency-Key")
+            site.posts.append(post)
+            answer = json.dumps({"url": f"https://kota.example/berita/{len(site.posts)}"})
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(answer.encode())
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    site.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield site
+    server.shutdown()
+
+
+@dataclass
+class System:
+    running: RunningSystem
+    driver: Driver
+    database_url: str
+    secret: str
+    archive_dir: Path
+
+
+@pytest.fixture
+async def system(
+    database_url: str,
+    infra: Any,
+    topology: Topology,
+    nats_client: Any,
+    mailbox: tuple[Mailbox, int],
+    website: Website,
+    tmp_path: Path,
+) -> AsyncIterator[System]:
+    """Relay and five services as their own processes, on this test's database and namespace."""
+    secret = secrets.token_urlsafe(40)
+    archive_dir = tmp_path / "archive"
+    env = {
+        "DATABASE_URL": database_url,
+        "NATS_URL": infra.nats_url,
+        "PROKOPIM_NAMESPACE": topology.namespace,
+        "JWT_SECRET": secret,
+        "ARCHIVE_DIR": str(archive_dir),
+        "WEBSITE_URL": f"http://127.0.0.1:{website.port}/api/news",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(mailbox[1]),
+        "SMTP_SENDER": "prokopim@kota.example",
+    }
+    ports = {name: free_port() for name in SERVICES}
+    running = await asyncio.to_thread(start_system, env, tmp_path / "logs", ports=ports)
+    driver = Driver(running.urls, secret)
+    try:
+        yield System(running, driver, database_url, secret, archive_dir)
+    finally:
+        await driver.close()
+        await asyncio.to_thread(running.stop)

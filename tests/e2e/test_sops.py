@@ -1,0 +1,114 @@
+"""Both seed SOPs end to end: every service its own process, real PostgreSQL, NATS, SMTP, HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from prokopim_cli.flows import CaseRun, run_case
+from prokopim_cli.trail import case_history
+from prokopim_sop import load_catalog
+
+from .conftest import Mailbox, System, Website
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+BANDUNG = load_catalog().get("bdg-setda-010-2024")
+TANGERANG = load_catalog().get("tgr-58-2025")
+
+
+def steps_of(history: list[Any]) -> list[tuple[str, Any]]:
+    return [(e.type.removeprefix("prokopim."), e.data.get("step")) for e in history]
+
+
+async def test_bandung_with_a_rejection_at_each_review_level(system: System) -> None:
+    run = await run_case(system.driver, BANDUNG, activity="Peresmian Taman Kota", reject={8: 1, 9: 1})
+    history = await case_history(system.database_url, run.case_id)
+
+    assert steps_of(history) == [
+        ("intake.request-received.v1", 1),
+        ("intake.disposition-given.v1", 2),
+        ("scheduling.step-opened.v1", 3),
+        ("scheduling.schedule-coordinated.v1", 3),
+        ("scheduling.requester-notified.v1", 4),
+        ("scheduling.staff-assigned.v1", 5),
+        ("production.step-opened.v1", 6),
+        ("production.equipment-prepared.v1", 6),
+        ("production.recording-made.v1", 6),
+        ("production.draft-produced.v1", 7),
+        ("review.step-opened.v1", 8),
+        ("review.draft-rejected.v1", 8),
+        ("production.step-opened.v1", 7),
+        ("production.draft-produced.v1", 7),
+        ("review.step-opened.v1", 8),
+        ("review.draft-approved.v1", 8),
+        ("review.draft-rejected.v1", 9),
+        ("review.draft-approved.v1", 8),
+        ("review.draft-approved.v1", 9),
+        ("publishing.step-opened.v1", 10),
+        ("publishing.recording-handed-over.v1", 10),
+        ("publishing.recording-archived.v1", 10),
+    ]
+    by_type = {e.type.split(".")[2]: e for e in history}
+    assert by_type["draft-rejected"].data["reason"]
+    assert [e.data["draft"]["version"] for e in history if "draft-produced" in e.type] == [1, 2]
+    assert [e.actor.role for e in history if "draft-rejected" in e.type] == [
+        "koordinator-kpp",
+        "ka-bagian",
+    ]
+    archive_name = by_type["recording-archived"].data["archive_name"]
+    assert "peresmian-taman-kota" in archive_name
+    assert len({e.data["case_id"] for e in history}) == 1
+    assert len({e.correlation_id for e in history}) >= 1
+
+    final = await system.driver.case_view("publishing", run.case_id, "ka-bagian")
+    assert final is not None and final["awaiting_step"] is None
+
+
+async def test_tangerang_with_two_rejections_publishes_and_emails_active_outlets(
+    system: System, mailbox: tuple[Mailbox, int], website: Website
+) -> None:
+    head = system.driver.token("kepala-bagian")
+    headers = {"Authorization": f"Bearer {head}"}
+    base = system.running.urls["publishing"]
+    async with httpx.AsyncClient(base_url=base, headers=headers) as http:
+        outlets = []
+        for name in ("Tangerang Pos", "Radar Banten", "Warta Kota"):
+            email = f"redaksi@{name.lower().replace(' ', '')}.example"
+            response = await http.post("/outlets", json={"name": name, "email": email})
+            assert response.status_code == 201, response.text
+            outlets.append(response.json())
+        deactivated = await http.post(f"/outlets/{outlets[2]['outlet_id']}/deactivate")
+        assert deactivated.status_code == 200, deactivated.text
+
+    run: CaseRun = await run_case(system.driver, TANGERANG, activity="Rapat Paripurna", reject={5: 1, 6: 1})
+    history = await case_history(system.database_url, run.case_id)
+
+    assert steps_of(history) == [
+        ("intake.request-received.v1", 1),
+        ("intake.disposition-given.v1", 2),
+        ("scheduling.step-opened.v1", 3),
+        ("scheduling.staff-assigned.v1", 3),
+        ("production.step-opened.v1", 4),
+        ("production.equipment-prepared.v1", 4),
+        ("production.draft-produced.v1", 4),
+        ("review.step-opened.v1", 5),
+        ("review.draft-rejected.v1", 5),
+        ("production.step-opened.v1", 4),
+        ("production.draft-produced.v1", 4),
+        ("review.step-opened.v1", 5),
+        ("review.draft-approved.v1", 5),
+        ("review.draft-rejected.v1", 6),
+        ("review.draft-approved.v1", 5),
+        ("review.draft-approved.v1", 6),
+        ("publishing.step-opened.v1", 7),
+        ("publishing.news-published.v1", 7),
+    ]
+    assert len(website.posts) == 1
+    assert website.posts[0]["case_id"] == run.case_id
+    box, _ = mailbox
+    assert box.recipients() == sorted(o["email"] for o in outlets[:2])
+    published = history[-1].data
+    assert published["website_url"].startswith("https://kota.example/berita/")
+    assert sorted(published["emailed_outlets"]) == sorted(o["outlet_id"] for o in outlets[:2])
