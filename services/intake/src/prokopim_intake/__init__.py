@@ -1,0 +1,1 @@
+"""prokopim intake: request letters in (SOP steps of kind receive-request and disposition)."""

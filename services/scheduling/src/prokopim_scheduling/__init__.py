@@ -1,0 +1,1 @@
+"""prokopim scheduling: SOP steps of kinds coordinate-schedule, notify-requester, assign-staff."""
