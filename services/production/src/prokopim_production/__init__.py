@@ -1,0 +1,1 @@
+"""prokopim production: recording and coverage steps (record, edit, cover)."""

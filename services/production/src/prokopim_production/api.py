@@ -1,0 +1,107 @@
+"""HTTP routes: read the request, build a command, hand it to the service."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends
+from prokopim_events.contracts import DraftProduced, EquipmentPrepared, RecordingMade
+from prokopim_kit.auth import CurrentActor, current_actor
+from prokopim_kit.runtime import Runtime, runtime_of
+
+from .domain import (
+    MakeRecording,
+    PrepareEquipment,
+    ProduceDraft,
+    decide_draft,
+    decide_prepare_equipment,
+    decide_record,
+)
+from .service import execute, load_case
+from .views import (
+    CaseView,
+    DraftBody,
+    DraftResponse,
+    EquipmentBody,
+    EquipmentPreparedResponse,
+    EquipmentView,
+    RecordingBody,
+    RecordingResponse,
+    case_view,
+    equipment_view,
+)
+
+RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+
+router = APIRouter(prefix="/cases", tags=["production"])
+
+
+# Reads need a token too (any role): the case file names the requester and their contacts.
+@router.get("/{case_id}", dependencies=[Depends(current_actor)])
+async def get_case(case_id: UUID, runtime: RuntimeDep) -> CaseView:
+    """Return production's view of a case: steps, equipment, recordings, drafts, rework."""
+    state, _, sop = await load_case(runtime, case_id)
+    return case_view(state, sop)
+
+
+@router.get("/{case_id}/equipment", dependencies=[Depends(current_actor)])
+async def get_equipment(case_id: UUID, runtime: RuntimeDep) -> EquipmentView:
+    """Return the awaited step's equipment checklist and what was ticked."""
+    state, _, sop = await load_case(runtime, case_id)
+    return equipment_view(state, sop)
+
+
+@router.post("/{case_id}/equipment")
+async def prepare_equipment(
+    case_id: UUID, body: EquipmentBody, actor: CurrentActor, runtime: RuntimeDep
+) -> EquipmentPreparedResponse:
+    """Tick the equipment of a record or cover step (the step stays open)."""
+    command = PrepareEquipment(checklist=body.checklist)
+    decide = partial(decide_prepare_equipment, command=command)
+    outcome = await execute(runtime, case_id, actor, decide)
+    prepared = outcome.events[0]
+    assert isinstance(prepared, EquipmentPrepared)
+    return EquipmentPreparedResponse(
+        case_id=case_id,
+        event_id=outcome.event_ids[0],
+        step=prepared.step,
+        checklist=prepared.checklist,
+    )
+
+
+@router.post("/{case_id}/recording")
+async def make_recording(
+    case_id: UUID, body: RecordingBody, actor: CurrentActor, runtime: RuntimeDep
+) -> RecordingResponse:
+    """Record the raw material of a record step; its equipment must be prepared first."""
+    command = MakeRecording(files=body.files, inputs=body.inputs)
+    outcome = await execute(runtime, case_id, actor, partial(decide_record, command=command))
+    made = outcome.events[0]
+    assert isinstance(made, RecordingMade)
+    return RecordingResponse(
+        case_id=case_id,
+        event_id=outcome.event_ids[0],
+        step=made.step,
+        next_step=made.next_step,
+        files=made.files,
+    )
+
+
+@router.post("/{case_id}/drafts")
+async def produce_draft(
+    case_id: UUID, body: DraftBody, actor: CurrentActor, runtime: RuntimeDep
+) -> DraftResponse:
+    """Produce the next draft version at an edit or cover step and hand it to review."""
+    command = ProduceDraft(files=body.files, inputs=body.inputs, notes=body.notes)
+    outcome = await execute(runtime, case_id, actor, partial(decide_draft, command=command))
+    produced = outcome.events[0]
+    assert isinstance(produced, DraftProduced)
+    return DraftResponse(
+        case_id=case_id,
+        event_id=outcome.event_ids[0],
+        step=produced.step,
+        next_step=produced.next_step,
+        draft=produced.draft,
+    )
