@@ -1,0 +1,52 @@
+"""The one wiring point of the publishing service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from prokopim_kit.runtime import create_service_app
+
+from .api import router
+from .archive import LocalArchive
+from .config import Settings
+from .handlers import on_event
+from .mailer import SmtpMailer
+from .ports import Integrations
+from .website import HttpWebsite
+
+DESCRIPTION = (
+    "The last SOP step: hand-over and archiving (Bandung), publication to the city website"
+    " and the media registry (Tangerang)."
+)
+
+
+def default_integrations(settings: Settings) -> Integrations:
+    """Build the adapters the settings describe."""
+    return Integrations(
+        website=HttpWebsite(
+            settings.website_url, token=settings.website_token, timeout=settings.website_timeout
+        ),
+        mailer=SmtpMailer(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_sender,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            security=settings.smtp_security,
+            timeout=settings.smtp_timeout,
+        ),
+        archive=LocalArchive(settings.archive_dir),
+    )
+
+
+def create_app(settings: Settings, integrations: Integrations | None = None) -> FastAPI:
+    """Build the publishing app (adapters from settings unless given)."""
+    app = create_service_app(
+        name="publishing",
+        router=router,
+        settings=settings,
+        on_event=on_event,
+        description=DESCRIPTION,
+    )
+    app.state.integrations = integrations or default_integrations(settings)
+    app.state.outlet_managers = settings.outlet_manager_roles
+    return app

@@ -1,0 +1,57 @@
+"""Publishing's settings: where the archive, the city website and the mail server are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from prokopim_kit.runtime import ServiceSettings
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
+DEFAULT_OUTLET_MANAGERS = frozenset({"kepala-bagian", "ka-bagian"})
+
+
+class Settings(ServiceSettings):
+    """Everything the publishing service reads from its environment."""
+
+    archive_dir: Path = Field(
+        default=Path("archive"), description="ARCHIVE_DIR: where archive manifests are written"
+    )
+    website_url: str | None = Field(
+        default=None, description="WEBSITE_URL: the city website's endpoint for news posts"
+    )
+    website_token: str | None = Field(
+        default=None, description="WEBSITE_TOKEN: bearer token for the website, if it needs one"
+    )
+    website_timeout: float = Field(default=15.0, gt=0, description="WEBSITE_TIMEOUT seconds")
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP_HOST")
+    smtp_port: int = Field(default=25, gt=0, lt=65536, description="SMTP_PORT")
+    smtp_sender: str = Field(
+        default="prokopim@localhost", description="SMTP_SENDER: From address of press releases"
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP_USERNAME")
+    smtp_password: str | None = Field(default=None, description="SMTP_PASSWORD")
+    smtp_security: Literal["auto", "starttls", "tls", "none"] = Field(
+        default="auto",
+        description="SMTP_SECURITY: auto uses STARTTLS when the server offers it",
+    )
+    smtp_timeout: float = Field(default=30.0, gt=0, description="SMTP_TIMEOUT seconds")
+    outlet_manager_roles: Annotated[frozenset[str], NoDecode] = Field(
+        default=DEFAULT_OUTLET_MANAGERS,
+        description="OUTLET_MANAGER_ROLES: comma-separated roles that may manage media outlets",
+    )
+
+    @field_validator("outlet_manager_roles", mode="before")
+    @classmethod
+    def _split_roles(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("outlet_manager_roles")
+    @classmethod
+    def _some_manager(cls, value: frozenset[str]) -> frozenset[str]:
+        if not value:
+            raise ValueError("name at least one role that may manage media outlets")
+        return value

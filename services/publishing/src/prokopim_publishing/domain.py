@@ -1,0 +1,275 @@
+"""Publishing's pure domain: the last SOP step of a case (hand-over or publication).
+
+Bandung's step 10 hands the approved recording to the requester and names the staff role
+that archives it; archiving is then recorded on its own. Tangerang's step 7 publishes the
+approved coverage to the city website and emails it to the registered media outlets.
+Commands with outside effects are split in two: `prepare_*` checks every rule and says
+what to send, the service sends it, and `decide_*` (checking again) records the outcome.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from uuid import UUID
+
+from prokopim_events.contracts import (
+    Attachment,
+    CaseFile,
+    Contract,
+    Draft,
+    NewsPublished,
+    PublishingStepOpened,
+    RecordingArchived,
+    RecordingHandedOver,
+    StepCompleted,
+)
+from prokopim_kit.errors import StepOutOfOrder, UnknownCase, WrongRole
+from prokopim_kit.steps import guard_step
+from prokopim_sop import Service, Sop, Step, StepKind
+
+from .errors import AlreadyArchived, NoApprovedDraft
+
+_MAX_SLUG = 80
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """What publishing knows of one case."""
+
+    case_id: UUID | None = None
+    sop_id: str | None = None
+    sop_version: str | None = None
+    awaiting_step: int | None = None
+    case: CaseFile | None = None
+    draft: Draft | None = None
+    handover: RecordingHandedOver | None = None
+    archive: RecordingArchived | None = None
+    publication: NewsPublished | None = None
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """Hand the approved recording to the requester (Bandung step 10)."""
+
+    inputs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Publish:
+    """Publish the approved coverage (Tangerang step 7); title/body default from the case."""
+
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    title: str | None = None
+    body: str | None = None
+
+
+@dataclass(frozen=True)
+class PressRelease:
+    """What goes to the city website and to the media outlets."""
+
+    case_id: UUID
+    title: str
+    body: str
+    files: tuple[Attachment, ...]
+    activity_name: str
+    activity_date: date
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What the outside systems answered: where the news is, and who was emailed."""
+
+    website_url: str
+    emailed_outlets: tuple[UUID, ...]
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    """The record the archivist files: named after the activity's name and date."""
+
+    archive_name: str
+    case_id: UUID
+    sop_id: str
+    sop_version: str
+    case: CaseFile
+    draft: Draft
+
+
+def archive_name(activity_name: str, activity_date: date) -> str:
+    """Name a record after its activity's date and name: `2026-03-14_peresmian-taman-kota`."""
+    ascii_name = (
+        unicodedata.normalize("NFKD", activity_name).encode("ascii", "ignore").decode("ascii")
+    )
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    slug = slug[:_MAX_SLUG].rstrip("-") or "kegiatan"
+    return f"{activity_date.isoformat()}_{slug}"
+
+
+def evolve(state: CaseState, event: Contract) -> CaseState:
+    """Apply one of this case stream's events."""
+    if isinstance(event, PublishingStepOpened):
+        return replace(
+            state,
+            case_id=event.case_id,
+            sop_id=event.sop_id,
+            sop_version=event.sop_version,
+            awaiting_step=event.step,
+            case=event.case,
+            draft=event.draft or state.draft,
+        )
+    if isinstance(event, RecordingHandedOver):
+        return replace(state, awaiting_step=event.next_step, handover=event)
+    if isinstance(event, RecordingArchived):
+        return replace(state, archive=event)
+    if isinstance(event, NewsPublished):
+        return replace(state, awaiting_step=event.next_step, publication=event)
+    return state
+
+
+def decide_open(
+    state: CaseState, sop: Sop, cause: StepCompleted, cause_event_id: UUID
+) -> list[PublishingStepOpened]:
+    """Take the case up when another service completed the step before one of ours."""
+    if cause.next_step is None or sop.step(cause.next_step).service is not Service.PUBLISHING:
+        return []
+    case = getattr(cause, "case", None)
+    draft = getattr(cause, "draft", None)
+    if not isinstance(case, CaseFile):
+        return []  # only a hand-over carrying the case file can be worked from
+    if state.handover is not None or state.publication is not None:
+        return []  # the case already went through publishing's step
+    return [
+        PublishingStepOpened(
+            case_id=cause.case_id,
+            sop_id=sop.id,
+            sop_version=sop.version,
+            step=cause.next_step,
+            reason="handover",
+            cause_event_id=cause_event_id,
+            case=case,
+            draft=draft if isinstance(draft, Draft) else None,
+        )
+    ]
+
+
+def decide_hand_over(
+    state: CaseState, sop: Sop, role: str, command: HandOver
+) -> list[RecordingHandedOver]:
+    """Hand the recording over and name the role that archives it."""
+    case_id, case, _ = _known(state)
+    step = guard_step(sop, state.awaiting_step, [StepKind.HAND_OVER], role, command.inputs)
+    draft = _approved_draft(state)
+    return [
+        RecordingHandedOver(
+            case_id=case_id,
+            sop_id=sop.id,
+            sop_version=sop.version,
+            step=step.number,
+            next_step=step.on_approve,
+            inputs=dict(command.inputs),
+            outputs=_outputs(step),
+            recipient=case.requester,
+            draft_version=draft.version,
+            archive_name=archive_name(case.activity_name, case.activity_date),
+            archivist_role=step.archivist_role or step.role,
+        )
+    ]
+
+
+def prepare_archive(state: CaseState, role: str) -> ArchiveEntry:
+    """Check the archivist may file the handed-over recording; return what to file."""
+    case_id, case, _ = _known(state)
+    handover = state.handover
+    if handover is None:
+        raise StepOutOfOrder("archive", state.awaiting_step)
+    if state.archive is not None:
+        raise AlreadyArchived(case_id, state.archive.archive_name)
+    if role != handover.archivist_role:
+        raise WrongRole(handover.step, handover.archivist_role, role)
+    assert state.sop_id is not None and state.sop_version is not None
+    return ArchiveEntry(
+        archive_name=handover.archive_name,
+        case_id=case_id,
+        sop_id=state.sop_id,
+        sop_version=state.sop_version,
+        case=case,
+        draft=_approved_draft(state),
+    )
+
+
+def decide_archive(state: CaseState, role: str, location: str) -> list[RecordingArchived]:
+    """Record that the archivist filed the recording at `location`."""
+    entry = prepare_archive(state, role)
+    assert state.handover is not None
+    return [
+        RecordingArchived(
+            case_id=entry.case_id,
+            sop_id=entry.sop_id,
+            sop_version=entry.sop_version,
+            step=state.handover.step,
+            archive_name=entry.archive_name,
+            location=location,
+        )
+    ]
+
+
+def prepare_publication(state: CaseState, sop: Sop, role: str, command: Publish) -> PressRelease:
+    """Check the publish step's rules; return the press release to send out."""
+    case_id, case, _ = _known(state)
+    guard_step(sop, state.awaiting_step, [StepKind.PUBLISH], role, command.inputs)
+    draft = _approved_draft(state)
+    return PressRelease(
+        case_id=case_id,
+        title=_text(command.title) or case.activity_name,
+        body=_text(command.body) or _text(draft.notes) or case.subject,
+        files=tuple(draft.files),
+        activity_name=case.activity_name,
+        activity_date=case.activity_date,
+    )
+
+
+def decide_publish(
+    state: CaseState, sop: Sop, role: str, command: Publish, publication: Publication
+) -> list[NewsPublished]:
+    """Record the publication the website and the mail server accepted."""
+    release = prepare_publication(state, sop, role, command)
+    step = sop.step(state.awaiting_step) if state.awaiting_step is not None else None
+    assert step is not None  # prepare_publication checked it
+    return [
+        NewsPublished(
+            case_id=release.case_id,
+            sop_id=sop.id,
+            sop_version=sop.version,
+            step=step.number,
+            next_step=step.on_approve,
+            inputs=dict(command.inputs),
+            outputs=_outputs(step),
+            website_url=publication.website_url,
+            emailed_outlets=list(publication.emailed_outlets),
+            draft_version=_approved_draft(state).version,
+        )
+    ]
+
+
+def _known(state: CaseState) -> tuple[UUID, CaseFile, Draft | None]:
+    if state.case_id is None or state.case is None:
+        raise UnknownCase(state.case_id)
+    return state.case_id, state.case, state.draft
+
+
+def _approved_draft(state: CaseState) -> Draft:
+    if state.draft is None:
+        raise NoApprovedDraft(state.case_id)
+    return state.draft
+
+
+def _outputs(step: Step) -> list[str]:
+    return [item.id for item in step.outputs]
+
+
+def _text(value: str | None) -> str:
+    return value.strip() if value else ""

@@ -1,0 +1,84 @@
+"""The mail adapter: one message per media outlet, over one SMTP session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from typing import Literal
+from uuid import UUID
+
+import aiosmtplib
+
+from .domain import PressRelease
+from .errors import IntegrationFailed
+from .registry import Outlet
+
+INTEGRATION = "email"
+Security = Literal["auto", "starttls", "tls", "none"]
+
+
+def press_release_message(
+    release: PressRelease, website_url: str, sender: str, outlet: Outlet
+) -> EmailMessage:
+    """Write the press release email to one outlet: text, the website link, the files."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = formataddr((outlet.name, outlet.email))
+    message["Subject"] = release.title
+    message["Message-ID"] = make_msgid(domain="prokopim")
+    message["X-Prokopim-Case"] = str(release.case_id)
+    lines = [release.body, "", f"Berita lengkap / full story: {website_url}"]
+    if release.files:
+        lines += ["", "Berkas / files:"]
+        lines += [f"- {file.name or file.kind}: {file.ref}" for file in release.files]
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
+class SmtpMailer:
+    """Sends press releases through an SMTP server."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        security: Security = "auto",
+        timeout: float = 30.0,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._sender = sender
+        self._username = username
+        self._password = password
+        self._security = security
+        self._timeout = timeout
+
+    async def send(
+        self, release: PressRelease, website_url: str, outlets: Sequence[Outlet]
+    ) -> list[UUID]:
+        """Email every outlet; any refusal fails the whole send (a retry re-sends all)."""
+        if not outlets:
+            return []
+        smtp = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            username=self._username,
+            password=self._password,
+            use_tls=self._security == "tls",
+            start_tls={"auto": None, "starttls": True}.get(self._security, False),
+            timeout=self._timeout,
+        )
+        try:
+            async with smtp:
+                for outlet in outlets:
+                    message = press_release_message(release, website_url, self._sender, outlet)
+                    await smtp.send_message(message)
+        except (aiosmtplib.SMTPException, OSError) as error:
+            reason = f"{self._host}:{self._port}: {type(error).__name__}: {error}"
+            raise IntegrationFailed(INTEGRATION, reason) from error
+        return [outlet.outlet_id for outlet in outlets]
