@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage as InjectedMessage
 from faststream.nats.message import NatsMessage
 from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -89,7 +90,9 @@ class ExactlyOnceConsumer:
             description=f"durable consumer {self.name}",
         )
 
-        async def on_message(msg: NatsMessage) -> None:
+        # The plain NatsMessage class would be read as the body's type; the annotated alias
+        # asks FastStream to inject the message itself.
+        async def on_message(msg: InjectedMessage) -> None:
             await self.process(msg)
 
         subscriber(on_message)

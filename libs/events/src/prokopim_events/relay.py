@@ -16,6 +16,7 @@ import logging
 import zlib
 
 import asyncpg
+import nats.errors
 from nats.js import JetStreamContext
 
 from .envelope import StoredEvent
@@ -39,6 +40,8 @@ class Relay:
         batch_size: int = 2000,
         poll_interval: float = 1.0,
         channel: str = "prokopim_events",
+        ack_timeout: float = 30.0,
+        held_back_interval: float = 0.05,
     ) -> None:
         self._store = store
         self._js = js
@@ -48,6 +51,8 @@ class Relay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._channel = channel
+        self._ack_timeout = ack_timeout
+        self._held_back_interval = held_back_interval
         self._wake = asyncio.Event()
         self.published = 0
         self.is_leader = asyncio.Event()
@@ -66,6 +71,9 @@ class Relay:
                     await self._lead(conn, stop)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 log.warning("relay %s lost its database connection", self.name, exc_info=True)
+            except (nats.errors.Error, TimeoutError):
+                # Unacked publishes: give up leadership, then re-publish from the checkpoint.
+                log.warning("relay %s could not publish", self.name, exc_info=True)
             finally:
                 self.is_leader.clear()
                 with contextlib.suppress(Exception):
@@ -97,8 +105,12 @@ class Relay:
                 await self._save_checkpoint(conn, checkpoint)
                 self.published += len(page.events)
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+            # Events committed behind an older transaction still running are not readable
+            # yet, and the commit that frees them may send no wake-up: look again soon.
+            held_back = await self._store.held_back(checkpoint)
+            await _wait_any(
+                self._held_back_interval if held_back else self._poll_interval, self._wake, stop
+            )
 
     async def _publish(self, events: list[StoredEvent]) -> None:
         futures = []
@@ -111,7 +123,8 @@ class Relay:
                     self._topology.subject(event.type), event.to_json(), headers=headers
                 )
             )
-        await asyncio.gather(*futures)
+        # A lost ack would otherwise hang the leader forever, holding the lock.
+        await asyncio.wait_for(asyncio.gather(*futures), self._ack_timeout)
 
     async def _load_checkpoint(self, conn: asyncpg.Connection) -> Checkpoint:
         row = await conn.fetchrow(
@@ -131,3 +144,13 @@ class Relay:
             str(checkpoint.transaction_id),
             checkpoint.global_position,
         )
+
+
+async def _wait_any(seconds: float, *events: asyncio.Event) -> None:
+    """Wait until one of `events` is set, or for `seconds` at most."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -55,8 +56,8 @@ def event_from_row(row: asyncpg.Record) -> StoredEvent:
         occurred_at=row["occurred_at"],
         recorded_at=row["recorded_at"],
         actor=Actor.model_construct(id=actor["id"], role=actor["role"], name=actor.get("name")),
-        correlation_id=meta["correlation_id"],
-        causation_id=meta.get("causation_id"),
+        correlation_id=UUID(meta["correlation_id"]),
+        causation_id=UUID(causation) if (causation := meta.get("causation_id")) else None,
         traceparent=meta.get("traceparent"),
         data=row["data"],
     )
@@ -237,6 +238,20 @@ class EventStore:
             [event_from_row(row) for row in rows],
             Checkpoint(last["tx"], last["global_position"]),
         )
+
+    async def held_back(self, after: Checkpoint) -> bool:
+        """Tell whether events committed after `after` wait behind an older open transaction.
+
+        Ask after `read_all` returned nothing: such events become readable when that
+        transaction ends, which may wake no relay.
+        """
+        found: bool = await self._pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM events"
+            " WHERE (transaction_id, global_position) > ($1::text::xid8, $2))",
+            str(after.transaction_id),
+            after.global_position,
+        )
+        return found
 
     def wake_relay(self) -> None:
         """Tell listening relays that events were committed (coalesced, off the hot path).

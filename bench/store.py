@@ -1,0 +1,285 @@
+"""Benchmark the event store against pyeventsourcing's PostgreSQL recorder on one server.
+
+    python bench/store.py --events 5000
+
+Uses DATABASE_URL / NATS_URL when set, else the local servers (or embedded ones, see
+prokopim_cli.infra). Creates its own databases and NATS namespace and drops them after.
+The last line printed is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import nats
+import orjson
+from eventsourcing.persistence import StoredEvent as PeerEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from prokopim_cli.infra import running_infra  # type: ignore[import-untyped,unused-ignore]
+from prokopim_events.db import create_pool
+from prokopim_events.envelope import NewEvent
+from prokopim_events.migrations import backbone_migrations, migrate
+from prokopim_events.relay import Relay
+from prokopim_events.store import Checkpoint, EventStore
+from prokopim_events.topology import Topology, ensure_streams
+
+WRITERS = 4
+BATCH = 100
+STREAMS_PER_WRITER = 100
+EVENT_TYPE = "prokopim.bench.thing-happened.v1"
+PEER_TOPIC = "bench:ThingHappened"
+
+
+def body(n: int) -> dict[str, Any]:
+    """The event body both stores carry: about 200 bytes of JSON."""
+    return {"n": n, "title": "Press briefing on the city budget", "text": "x" * 140}
+
+
+def rate(count: int, seconds: float) -> float:
+    return round(count / seconds, 1)
+
+
+# --- prokopim ------------------------------------------------------------------------------
+
+
+def new_event(n: int) -> NewEvent:
+    return NewEvent(
+        event_id=uuid.uuid4(), type=EVENT_TYPE, data=body(n), occurred_at=datetime.now(UTC)
+    )
+
+
+async def ours_single(store: EventStore, events: int) -> float:
+    """Each writer appends one event per call, cycling over its streams."""
+
+    async def writer(w: int) -> None:
+        for i in range(events // WRITERS):
+            stream = f"single-{w}-{i % STREAMS_PER_WRITER}"
+            await store.append(stream, i // STREAMS_PER_WRITER, [new_event(i)])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer(w) for w in range(WRITERS)))
+    return rate(events // WRITERS * WRITERS, time.perf_counter() - started)
+
+
+async def ours_batch(store: EventStore, events: int) -> float:
+    """Each writer appends batches of BATCH events, each batch opening a new stream."""
+
+    async def writer(w: int) -> None:
+        for b in range(events // WRITERS // BATCH):
+            await store.append(f"batch-{w}-{b}", 0, [new_event(i) for i in range(BATCH)])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer(w) for w in range(WRITERS)))
+    return rate(events // WRITERS // BATCH * BATCH * WRITERS, time.perf_counter() - started)
+
+
+async def ours_replay(store: EventStore, page_size: int) -> tuple[int, float]:
+    """Read the whole log in commit order; return the count and events/s."""
+    count = 0
+    started = time.perf_counter()
+    page = await store.read_all(Checkpoint(), limit=page_size)
+    while page.events:
+        count += len(page.events)
+        page = await store.read_all(page.checkpoint, limit=page_size)
+    return count, rate(count, time.perf_counter() - started)
+
+
+async def ours_relay(
+    store: EventStore, database_url: str, nats_url: str, topology: Topology, total: int
+) -> float:
+    """Relay every stored event to JetStream, acked and checkpointed."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    try:
+        await ensure_streams(js, topology)
+        stop = asyncio.Event()
+        relay = Relay(store, js, topology, dsn=database_url, name="bench")
+        started = time.perf_counter()
+        task = asyncio.create_task(relay.run(stop))
+        while relay.published < total:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.001)
+        elapsed = time.perf_counter() - started
+        stop.set()
+        await task
+        stored = (await js.stream_info(topology.stream)).state.messages
+        assert stored == total, f"JetStream holds {stored} of {total} events"
+        return rate(total, elapsed)
+    finally:
+        for stream in (topology.stream, topology.dead_letter_stream):
+            try:
+                await js.delete_stream(stream)
+            except Exception as error:  # not created
+                print(f"could not delete stream {stream}: {error!r}")
+        await nc.close()
+
+
+# --- pyeventsourcing -----------------------------------------------------------------------
+
+
+@contextmanager
+def peer_recorder(database_url: str) -> Iterator[PostgresApplicationRecorder]:
+    url = urlsplit(database_url)
+    datastore = PostgresDatastore(
+        dbname=url.path.lstrip("/"),
+        host=url.hostname or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password or "",
+        pool_size=WRITERS,
+    )
+    try:
+        recorder = PostgresApplicationRecorder(datastore)
+        recorder.create_table()
+        yield recorder
+    finally:
+        datastore.close()
+
+
+def peer_event(originator: uuid.UUID, version: int, n: int) -> PeerEvent:
+    return PeerEvent(originator, version, PEER_TOPIC, orjson.dumps(body(n)))
+
+
+def in_threads(work: Callable[[int], None]) -> float:
+    """Run `work(w)` in WRITERS threads at once; return the seconds it took."""
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(WRITERS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
+def peer_single(recorder: PostgresApplicationRecorder, events: int) -> float:
+    def writer(w: int) -> None:
+        streams = [uuid.uuid4() for _ in range(STREAMS_PER_WRITER)]
+        for i in range(events // WRITERS):
+            stream = streams[i % STREAMS_PER_WRITER]
+            recorder.insert_events([peer_event(stream, i // STREAMS_PER_WRITER + 1, i)])
+
+    return rate(events // WRITERS * WRITERS, in_threads(writer))
+
+
+def peer_batch(recorder: PostgresApplicationRecorder, events: int) -> float:
+    def writer(w: int) -> None:
+        for _ in range(events // WRITERS // BATCH):
+            stream = uuid.uuid4()
+            recorder.insert_events([peer_event(stream, i + 1, i) for i in range(BATCH)])
+
+    return rate(events // WRITERS // BATCH * BATCH * WRITERS, in_threads(writer))
+
+
+def peer_replay(recorder: PostgresApplicationRecorder, page_size: int) -> tuple[int, float]:
+    count, start = 0, 1
+    started = time.perf_counter()
+    while notifications := recorder.select_notifications(start, page_size):
+        count += len(notifications)
+        start = notifications[-1].id + 1
+    return count, rate(count, time.perf_counter() - started)
+
+
+# --- harness -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Servers:
+    database_url: str
+    nats_url: str
+
+
+@asynccontextmanager
+async def fresh_database(admin_url: str, name: str) -> AsyncIterator[str]:
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"{admin_url.rpartition('/')[0]}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def run(servers: Servers, events: int, page_size: int) -> dict[str, float]:
+    tag = uuid.uuid4().hex[:8]
+    results: dict[str, float] = {}
+    async with (
+        fresh_database(servers.database_url, f"prokopim_bench_{tag}") as ours_url,
+        fresh_database(servers.database_url, f"prokopim_bench_peer_{tag}") as peer_url,
+    ):
+        pool = await create_pool(ours_url, min_size=WRITERS, max_size=WRITERS)
+        try:
+            async with pool.acquire() as conn:
+                await migrate(conn, backbone_migrations())
+            store = EventStore(pool)
+            results["single_eps"] = await ours_single(store, events)
+            print(f"prokopim      single appends, {WRITERS} writers: {results['single_eps']:>9,.0f}/s")
+            results["batch_eps"] = await ours_batch(store, events)
+            print(f"prokopim      batches of {BATCH}, {WRITERS} writers:  {results['batch_eps']:>9,.0f}/s")
+            await pool.execute("VACUUM ANALYZE events")
+            replays = [await ours_replay(store, page_size) for _ in range(3)]
+            total = replays[0][0]
+            results["replay_eps"] = statistics.median(r for _, r in replays)
+            print(f"prokopim      ordered replay of {total}:   {results['replay_eps']:>9,.0f}/s")
+            await store.drain()
+            results["relay_eps"] = await ours_relay(
+                store, ours_url, servers.nats_url, Topology(namespace=f"bench{tag}"), total
+            )
+            print(f"prokopim      relay to JetStream, acked: {results['relay_eps']:>9,.0f}/s")
+        finally:
+            await pool.close()
+
+        with peer_recorder(peer_url) as recorder:
+            results["peer_single_eps"] = await asyncio.to_thread(peer_single, recorder, events)
+            print(f"eventsourcing single appends, {WRITERS} writers: {results['peer_single_eps']:>9,.0f}/s")
+            results["peer_batch_eps"] = await asyncio.to_thread(peer_batch, recorder, events)
+            print(f"eventsourcing batches of {BATCH}, {WRITERS} writers:  {results['peer_batch_eps']:>9,.0f}/s")
+            admin = await asyncpg.connect(peer_url)
+            await admin.execute("VACUUM ANALYZE stored_events")
+            await admin.close()
+            replays = [
+                await asyncio.to_thread(peer_replay, recorder, page_size) for _ in range(3)
+            ]
+            assert replays[0][0] == total, (replays[0][0], total)
+            results["peer_replay_eps"] = statistics.median(r for _, r in replays)
+            print(f"eventsourcing ordered replay of {total}:   {results['peer_replay_eps']:>9,.0f}/s")
+
+    for key in ("single", "batch", "replay"):
+        results[f"{key}_ratio"] = round(results[f"{key}_eps"] / results[f"peer_{key}_eps"], 2)
+    return results
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=5000, help="events per write test")
+    parser.add_argument("--page", type=int, default=1000, help="replay page size (both stores)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="prokopim-bench-") as data_dir:
+        async with running_infra(
+            Path(data_dir), os.environ.get("DATABASE_URL"), os.environ.get("NATS_URL")
+        ) as infra:
+            servers = Servers(infra.database_url, infra.nats_url)
+            print(f"PostgreSQL {servers.database_url}, NATS {servers.nats_url}")
+            results = await run(servers, args.events, args.page)
+    results = {"events": args.events, "page": args.page, **results}
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

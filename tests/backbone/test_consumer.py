@@ -1,0 +1,202 @@
+"""Exactly-once consumers on a real FastStream NatsBroker and a real JetStream."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from uuid import UUID
+
+import asyncpg
+import pytest
+from faststream.nats import NatsBroker
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from prokopim_events.consumer import ExactlyOnceConsumer, RetryPolicy
+from prokopim_events.db import Connection
+from prokopim_events.envelope import NewEvent, StoredEvent
+from prokopim_events.store import EventStore
+from prokopim_events.topology import Topology
+
+pytestmark = pytest.mark.integration
+
+NewEventFactory = Callable[..., NewEvent]
+WaitUntil = Callable[..., Awaitable[None]]
+FAST_RETRY = RetryPolicy(max_deliver=3, backoff=(0.05,), ack_wait=10.0)
+
+
+@pytest.fixture
+async def effects(pool: asyncpg.Pool) -> asyncpg.Pool:
+    """A table a handler writes its effect to; no unique key, so a repeat would show."""
+    await pool.execute("CREATE TABLE effects (consumer text NOT NULL, event_id uuid NOT NULL)")
+    return pool
+
+
+@pytest.fixture
+async def broker(nats_url: str, nats_client: NatsClient) -> AsyncIterator[NatsBroker]:
+    """A FastStream broker on the test NATS (the streams exist); started by the test."""
+    broker = NatsBroker(nats_url)
+    yield broker
+    await broker.stop()
+
+
+async def stored(store: EventStore, new_event: NewEventFactory, stream: str) -> StoredEvent:
+    """Append one event and return it as the store recorded it."""
+    version = await store.stream_version(stream)
+    await store.append(stream, version, [new_event({"stream": stream})])
+    return (await store.read_stream(stream, after_version=version))[0]
+
+
+async def publish(
+    js: JetStreamContext, topology: Topology, event: StoredEvent, msg_id: str | None = None
+) -> None:
+    """Publish as the relay does; another Nats-Msg-Id passes JetStream's dedup window."""
+    await js.publish(
+        topology.subject(event.type),
+        event.to_json(),
+        headers={"Nats-Msg-Id": msg_id or str(event.event_id)},
+    )
+
+
+def settled(
+    js: JetStreamContext, topology: Topology, name: str, messages: int
+) -> Callable[[], Awaitable[bool]]:
+    """A condition: the consumer was handed all `messages` and acked every one."""
+
+    async def check() -> bool:
+        info = await js.consumer_info(topology.stream, name)
+        return bool(info.delivered.stream_seq >= messages and info.num_ack_pending == 0)
+
+    return check
+
+
+async def effect_count(pool: asyncpg.Pool, name: str) -> dict[UUID, int]:
+    rows = await pool.fetch(
+        "SELECT event_id, count(*) AS n FROM effects WHERE consumer = $1 GROUP BY event_id", name
+    )
+    return {row["event_id"]: row["n"] for row in rows}
+
+
+def recording_handler(
+    name: str, calls: Counter[UUID], fail: Callable[[StoredEvent, int], bool]
+) -> Callable[[StoredEvent, Connection], Awaitable[None]]:
+    """A handler that writes its effect, then raises when `fail(event, attempt)` says so."""
+
+    async def handle(event: StoredEvent, conn: Connection) -> None:
+        calls[event.event_id] += 1
+        await conn.execute(
+            "INSERT INTO effects (consumer, event_id) VALUES ($1, $2)", name, event.event_id
+        )
+        if fail(event, calls[event.event_id]):
+            raise ValueError(f"cannot handle {event.event_id}")
+
+    return handle
+
+
+async def test_a_handler_that_fails_twice_then_succeeds_takes_effect_once(
+    store: EventStore,
+    effects: asyncpg.Pool,
+    broker: NatsBroker,
+    nats_client: NatsClient,
+    topology: Topology,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    js = nats_client.jetstream()
+    name = f"flaky-{uuid.uuid4().hex[:8]}"
+    calls: Counter[UUID] = Counter()
+    handler = recording_handler(name, calls, lambda _, attempt: attempt <= 2)
+    ExactlyOnceConsumer(
+        name=name, pool=effects, handler=handler, topology=topology, broker=broker, retry=FAST_RETRY
+    ).register()
+    await broker.start()
+    event = await stored(store, new_event, "meeting-1")
+
+    await publish(js, topology, event)
+    await wait_until(settled(js, topology, name, 1), "the event was acked", 30)
+
+    assert calls == {event.event_id: 3}
+    assert await effect_count(effects, name) == {event.event_id: 1}  # failed attempts rolled back
+    assert await effects.fetchval("SELECT count(*) FROM dead_letters") == 0
+    info = await js.consumer_info(topology.stream, name)
+    assert info.config.max_deliver == FAST_RETRY.max_deliver
+
+
+async def test_an_event_published_twice_takes_effect_once(
+    store: EventStore,
+    effects: asyncpg.Pool,
+    broker: NatsBroker,
+    nats_client: NatsClient,
+    topology: Topology,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    js = nats_client.jetstream()
+    names = [f"twice-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    calls: dict[str, Counter[UUID]] = {name: Counter() for name in names}
+    for name in names:
+        handler = recording_handler(name, calls[name], lambda *_: False)
+        ExactlyOnceConsumer(
+            name=name, pool=effects, handler=handler, topology=topology, broker=broker
+        ).register()
+    await broker.start()
+    repeated = await stored(store, new_event, "meeting-1")
+    other = await stored(store, new_event, "meeting-2")
+
+    # A relay restarted after the duplicate window re-publishes: a new Nats-Msg-Id each time.
+    await publish(js, topology, repeated, msg_id=f"{repeated.event_id}/1")
+    await publish(js, topology, repeated, msg_id=f"{repeated.event_id}/2")
+    await publish(js, topology, other)
+    await publish(js, topology, repeated, msg_id=f"{repeated.event_id}/3")
+    assert (await js.stream_info(topology.stream)).state.messages == 4
+    for name in names:
+        await wait_until(settled(js, topology, name, 4), f"{name} acked all four", 30)
+
+    for name in names:  # each consumer takes each event's effect once, independently
+        assert calls[name] == {repeated.event_id: 1, other.event_id: 1}
+        assert await effect_count(effects, name) == {repeated.event_id: 1, other.event_id: 1}
+    processed = await effects.fetchval("SELECT count(*) FROM processed_events")
+    assert processed == 4
+
+
+async def test_a_poison_message_is_dead_lettered_and_does_not_block_the_rest(
+    store: EventStore,
+    effects: asyncpg.Pool,
+    broker: NatsBroker,
+    nats_client: NatsClient,
+    topology: Topology,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    js = nats_client.jetstream()
+    name = f"poison-{uuid.uuid4().hex[:8]}"
+    poison = await stored(store, new_event, "meeting-1")
+    healthy = await stored(store, new_event, "meeting-2")
+    calls: Counter[UUID] = Counter()
+    handler = recording_handler(name, calls, lambda event, _: event.event_id == poison.event_id)
+    ExactlyOnceConsumer(
+        name=name, pool=effects, handler=handler, topology=topology, broker=broker, retry=FAST_RETRY
+    ).register()
+    await broker.start()
+
+    await publish(js, topology, poison)
+    await publish(js, topology, healthy)
+    await wait_until(settled(js, topology, name, 2), "both messages were acked", 30)
+
+    assert calls == {poison.event_id: FAST_RETRY.max_deliver, healthy.event_id: 1}
+    assert await effect_count(effects, name) == {healthy.event_id: 1}
+    row = await effects.fetchrow("SELECT * FROM dead_letters")
+    assert row is not None
+    assert (row["consumer"], row["event_id"], row["type"]) == (name, poison.event_id, poison.type)
+    assert row["subject"] == topology.subject(poison.type)
+    assert row["attempts"] == FAST_RETRY.max_deliver
+    assert row["error"] == f"ValueError: cannot handle {poison.event_id}"
+    assert StoredEvent.from_json(row["payload"]["raw"].encode()) == poison
+
+    dead = await js.get_msg(topology.dead_letter_stream, 1)
+    assert dead.subject == topology.dead_letter_subject(name)
+    assert dead.data is not None and StoredEvent.from_json(dead.data) == poison
+    assert dead.headers is not None
+    assert dead.headers["Prokopim-Error"] == row["error"]
+    assert dead.headers["Prokopim-Attempts"] == str(FAST_RETRY.max_deliver)
+    assert (await js.stream_info(topology.dead_letter_stream)).state.messages == 1

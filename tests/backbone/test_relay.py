@@ -1,0 +1,320 @@
+"""The outbox relay as a real process: crash-safe, exactly one active, woken by NOTIFY."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from prokopim_events.envelope import NewEvent, StoredEvent
+from prokopim_events.relay import Relay
+from prokopim_events.store import Checkpoint, EventStore
+from prokopim_events.topology import Topology
+
+pytestmark = pytest.mark.integration
+
+NewEventFactory = Callable[..., NewEvent]
+WaitUntil = Callable[..., Awaitable[None]]
+RELAY_NAME = "default"  # relay_main's name unless PROKOPIM_RELAY_NAME says otherwise
+
+
+class RelayProcess:
+    """`python -m prokopim_events.relay_main` in a process of its own, logging to a file."""
+
+    def __init__(self, process: asyncio.subprocess.Process, log: Path) -> None:
+        self.process = process
+        self.log = log
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, in-flight publishes and acks are lost."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), 15)
+            except TimeoutError:
+                await self.kill()
+
+
+StartRelay = Callable[[str], Awaitable[RelayProcess]]
+
+
+@pytest.fixture
+async def start_relay(
+    nats_url: str, database_url: str, topology: Topology, tmp_path: Path
+) -> AsyncIterator[StartRelay]:
+    """Start relay processes for this test's database and namespace; stop them after."""
+    started: list[RelayProcess] = []
+
+    async def start(application_name: str) -> RelayProcess:
+        log = tmp_path / f"{application_name}.log"
+        env = {
+            **os.environ,
+            # asyncpg passes unknown DSN parameters on as server settings: this names the
+            # process's sessions in pg_stat_activity.
+            "DATABASE_URL": f"{database_url}?application_name={application_name}",
+            "NATS_URL": nats_url,
+            "PROKOPIM_NAMESPACE": topology.namespace,
+            "LOG_LEVEL": "INFO",
+        }
+        env.pop("PROKOPIM_RELAY_NAME", None)
+        with log.open("wb") as out:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "prokopim_events.relay_main",
+                env=env,
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        relay = RelayProcess(process, log)
+        started.append(relay)
+        return relay
+
+    yield start
+    for relay in started:
+        await relay.stop()
+
+
+async def published(js: JetStreamContext, topology: Topology) -> int:
+    return (await js.stream_info(topology.stream)).state.messages
+
+
+async def read_log(store: EventStore, expected: int) -> tuple[list[StoredEvent], Checkpoint]:
+    """All `expected` events in commit order, and the checkpoint after the last.
+
+    An empty page is not the end: a transaction elsewhere on the server (autovacuum's
+    analyze of the events table, say) may hold the readable horizon back for a moment.
+    """
+    events: list[StoredEvent] = []
+    checkpoint = Checkpoint()
+    deadline = time.monotonic() + 30
+    while len(events) < expected:
+        page = await store.read_all(checkpoint, limit=5000)
+        events.extend(page.events)
+        checkpoint = page.checkpoint
+        if not page.events:
+            assert time.monotonic() < deadline, f"read {len(events)} of {expected} events"
+            await asyncio.sleep(0.02)
+    assert len(events) == expected
+    return events, checkpoint
+
+
+async def relay_checkpoint(pool: asyncpg.Pool) -> Checkpoint:
+    row = await pool.fetchrow(
+        "SELECT transaction_id::text::bigint AS tx, global_position FROM relay_checkpoints"
+        " WHERE relay_name = $1",
+        RELAY_NAME,
+    )
+    return Checkpoint(row["tx"], row["global_position"]) if row else Checkpoint()
+
+
+async def lock_holder(pool: asyncpg.Pool) -> str | None:
+    """The application name of the session holding the relay's advisory lock, if any."""
+    key = zlib.crc32(f"prokopim.relay.{RELAY_NAME}".encode())  # a bigint key below 2**32
+    holder: str | None = await pool.fetchval(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0"
+        "   AND l.objid::text::bigint = $1"
+        "   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        key,
+    )
+    return holder
+
+
+async def assert_published_exactly_once_in_commit_order(
+    js: JetStreamContext, topology: Topology, events: list[StoredEvent]
+) -> None:
+    assert await published(js, topology) == len(events)
+    on_the_wire: list[StoredEvent] = []
+    for seq in range(1, len(events) + 1):
+        msg = await js.get_msg(topology.stream, seq)
+        assert msg.data is not None and msg.headers is not None
+        event = StoredEvent.from_json(msg.data)
+        assert msg.headers["Nats-Msg-Id"] == str(event.event_id)
+        on_the_wire.append(event)
+    ids = [e.event_id for e in on_the_wire]
+    assert len(set(ids)) == len(ids), "an event was published twice"
+    assert ids == [e.event_id for e in events], "not in commit order"
+    versions: dict[str, int] = {}
+    for event in on_the_wire:
+        assert event.stream_version == versions.get(event.stream_id, 0) + 1
+        versions[event.stream_id] = event.stream_version
+
+
+async def append_many(
+    store: EventStore,
+    new_event: NewEventFactory,
+    count: int,
+    *,
+    prefix: str,
+    writers: int = 4,
+    streams_per_writer: int = 10,
+) -> None:
+    """Append `count` events from concurrent writers, alternating single events and batches."""
+
+    async def writer(w: int) -> None:
+        versions = dict.fromkeys((f"{prefix}-{w}-{s}" for s in range(streams_per_writer)), 0)
+        todo, turn = count // writers, 0
+        while todo:
+            stream = f"{prefix}-{w}-{turn % streams_per_writer}"
+            size = min(todo, 1 if turn % 2 else 10)
+            events = [new_event({"writer": w, "turn": turn, "i": i}) for i in range(size)]
+            await store.append(stream, versions[stream], events)
+            versions[stream] += size
+            todo -= size
+            turn += 1
+
+    assert count % writers == 0
+    await asyncio.gather(*(writer(w) for w in range(writers)))
+
+
+async def test_a_relay_killed_mid_stream_resumes_and_publishes_each_event_once(
+    store: EventStore,
+    pool: asyncpg.Pool,
+    nats_client: NatsClient,
+    topology: Topology,
+    start_relay: StartRelay,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    js = nats_client.jetstream()
+    total, before_kill = 3000, 2000
+    first = await start_relay("relay-1")
+
+    async def first_leads() -> bool:
+        return await lock_holder(pool) == "relay-1"
+
+    await wait_until(first_leads, "relay-1 leads", 30)  # then append while it runs
+    killed = asyncio.Event()
+
+    async def appender() -> None:
+        await append_many(store, new_event, before_kill, prefix="a")
+        await killed.wait()  # the rest only after the kill: the restart must resume
+        await append_many(store, new_event, total - before_kill, prefix="b")
+
+    appending = asyncio.create_task(appender())
+    try:
+
+        async def some_published() -> bool:
+            assert not appending.done() or appending.exception() is None
+            return await published(js, topology) >= 500
+
+        await wait_until(some_published, "the first relay published 500 events", 60)
+        await first.kill()
+        killed.set()
+        assert first.process.returncode == -signal.SIGKILL
+        await appending
+    finally:
+        killed.set()
+        await appending
+
+    await start_relay("relay-2")
+    events, end = await read_log(store, total)
+
+    async def caught_up() -> bool:
+        return await relay_checkpoint(pool) == end
+
+    await wait_until(caught_up, "the restarted relay checkpointed the last event", 60)
+    await assert_published_exactly_once_in_commit_order(js, topology, events)
+
+
+async def test_a_standby_relay_stays_passive_then_takes_over_when_the_leader_dies(
+    store: EventStore,
+    pool: asyncpg.Pool,
+    nats_client: NatsClient,
+    topology: Topology,
+    start_relay: StartRelay,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    js = nats_client.jetstream()
+    leader = await start_relay("relay-a")
+
+    def held_by(name: str) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return await lock_holder(pool) == name
+
+        return check
+
+    await wait_until(held_by("relay-a"), "relay-a leads", 30)
+    standby = await start_relay("relay-b")
+
+    async def standby_tried_the_lock() -> bool:
+        tried: bool = await pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'relay-b'"
+            " AND query LIKE '%pg_try_advisory_lock%')"
+        )
+        return tried
+
+    await wait_until(standby_tried_the_lock, "relay-b asked for the lock", 30)
+    await append_many(store, new_event, 200, prefix="first")
+
+    def all_published(count: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return await published(js, topology) >= count
+
+        return check
+
+    await wait_until(all_published(200), "200 events published", 30)
+    assert await lock_holder(pool) == "relay-a"
+    assert "is active" in leader.log_text()
+    assert "is active" not in standby.log_text()
+
+    await leader.kill()
+    await append_many(store, new_event, 200, prefix="second")  # during the failover
+    await wait_until(held_by("relay-b"), "relay-b took over", 30)
+    events, end = await read_log(store, 400)
+
+    async def caught_up() -> bool:
+        return await relay_checkpoint(pool) == end
+
+    await wait_until(caught_up, "relay-b checkpointed the last event", 30)
+    assert "is active" in standby.log_text()
+    await assert_published_exactly_once_in_commit_order(js, topology, events)
+
+
+async def test_the_relay_is_woken_by_notify(
+    store: EventStore,
+    database_url: str,
+    nats_client: NatsClient,
+    topology: Topology,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    js = nats_client.jetstream()
+    stop = asyncio.Event()
+    # Polling once an hour: only a NOTIFY can make it publish within the test's deadline.
+    relay = Relay(store, js, topology, dsn=database_url, name="notify", poll_interval=3600)
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        for version in range(5):
+            await store.append("s", version, [new_event()])
+
+            async def delivered(count: int = version + 1) -> bool:
+                assert not task.done(), task
+                return await published(js, topology) == count
+
+            await wait_until(delivered, f"event {version + 1} was published", 20)
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 10)
+    assert task.done() and task.exception() is None  # and it stops promptly when told
