@@ -23,7 +23,9 @@ def steps_of(history: list[Any]) -> list[tuple[str, Any]]:
 
 
 async def test_bandung_with_a_rejection_at_each_review_level(system: System) -> None:
-    run = await run_case(system.driver, BANDUNG, activity="Peresmian Taman Kota", reject={8: 1, 9: 1})
+    run = await run_case(
+        system.driver, BANDUNG, activity="Peresmian Taman Kota", reject={8: 1, 9: 1}
+    )
     history = await case_history(system.database_url, run.case_id)
 
     assert steps_of(history) == [
@@ -82,7 +84,9 @@ async def test_tangerang_with_two_rejections_publishes_and_emails_active_outlets
         deactivated = await http.post(f"/outlets/{outlets[2]['outlet_id']}/deactivate")
         assert deactivated.status_code == 200, deactivated.text
 
-    run: CaseRun = await run_case(system.driver, TANGERANG, activity="Rapat Paripurna", reject={5: 1, 6: 1})
+    run: CaseRun = await run_case(
+        system.driver, TANGERANG, activity="Rapat Paripurna", reject={5: 1, 6: 1}
+    )
     history = await case_history(system.database_url, run.case_id)
 
     assert steps_of(history) == [
