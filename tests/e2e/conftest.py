@@ -34,7 +34,7 @@ class Mailbox:
 
     messages: list[Envelope] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         self.messages.append(envelope)
         return "250 OK"
 
@@ -65,7 +65,7 @@ def website() -> Iterator[Website]:
     site = Website()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             post = json.loads(body)
             post["_idempotency_key"] = self.headers.get("Idempotency-Key")
