@@ -229,9 +229,13 @@ async def run(servers: Servers, events: int, page_size: int) -> dict[str, float]
                 await migrate(conn, backbone_migrations())
             store = EventStore(pool)
             results["single_eps"] = await ours_single(store, events)
-            print(f"prokopim      single appends, {WRITERS} writers: {results['single_eps']:>9,.0f}/s")
+            print(
+                f"prokopim      single appends, {WRITERS} writers: {results['single_eps']:>9,.0f}/s"
+            )
             results["batch_eps"] = await ours_batch(store, events)
-            print(f"prokopim      batches of {BATCH}, {WRITERS} writers:  {results['batch_eps']:>9,.0f}/s")
+            print(
+                f"prokopim      batches of {BATCH}, {WRITERS} writers:  {results['batch_eps']:>9,.0f}/s"
+            )
             await pool.execute("VACUUM ANALYZE events")
             replays = [await ours_replay(store, page_size) for _ in range(3)]
             total = replays[0][0]
@@ -247,18 +251,22 @@ async def run(servers: Servers, events: int, page_size: int) -> dict[str, float]
 
         with peer_recorder(peer_url) as recorder:
             results["peer_single_eps"] = await asyncio.to_thread(peer_single, recorder, events)
-            print(f"eventsourcing single appends, {WRITERS} writers: {results['peer_single_eps']:>9,.0f}/s")
+            print(
+                f"eventsourcing single appends, {WRITERS} writers: {results['peer_single_eps']:>9,.0f}/s"
+            )
             results["peer_batch_eps"] = await asyncio.to_thread(peer_batch, recorder, events)
-            print(f"eventsourcing batches of {BATCH}, {WRITERS} writers:  {results['peer_batch_eps']:>9,.0f}/s")
+            print(
+                f"eventsourcing batches of {BATCH}, {WRITERS} writers:  {results['peer_batch_eps']:>9,.0f}/s"
+            )
             admin = await asyncpg.connect(peer_url)
             await admin.execute("VACUUM ANALYZE stored_events")
             await admin.close()
-            replays = [
-                await asyncio.to_thread(peer_replay, recorder, page_size) for _ in range(3)
-            ]
+            replays = [await asyncio.to_thread(peer_replay, recorder, page_size) for _ in range(3)]
             assert replays[0][0] == total, (replays[0][0], total)
             results["peer_replay_eps"] = statistics.median(r for _, r in replays)
-            print(f"eventsourcing ordered replay of {total}:   {results['peer_replay_eps']:>9,.0f}/s")
+            print(
+                f"eventsourcing ordered replay of {total}:   {results['peer_replay_eps']:>9,.0f}/s"
+            )
 
     for key in ("single", "batch", "replay"):
         results[f"{key}_ratio"] = round(results[f"{key}_eps"] / results[f"peer_{key}_eps"], 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -14,6 +15,7 @@ from prokopim_sop import load_catalog
 
 from .flows import Driver, run_case
 from .infra import running_infra
+from .localsinks import local_sinks
 from .system import DEFAULT_PORTS, SERVICES, start_system
 from .trail import case_history, format_trail
 
@@ -67,23 +69,33 @@ async def _up(demo: bool, exit_after_demo: bool, data_dir: Path) -> None:
             "JWT_SECRET": secret,
             "ARCHIVE_DIR": str(data_dir / "archive"),
         }
-        system = await asyncio.to_thread(start_system, env, data_dir / "logs")
-        try:
-            for name in SERVICES:
-                typer.echo(f"{name:<11} {system.urls[name]}  (OpenAPI: {system.urls[name]}/docs)")
-            typer.echo(f"database    {infra.database_url}\nnats        {infra.nats_url}")
-            if demo:
-                for city in DEMO_SOPS:
-                    await _demo(city, system.urls, secret, infra.database_url)
-            if not exit_after_demo:
-                typer.echo("prokopim is up; Ctrl-C stops it.")
-                stop = asyncio.Event()
-                loop = asyncio.get_running_loop()
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    loop.add_signal_handler(sig, stop.set)
-                await stop.wait()
-        finally:
-            await asyncio.to_thread(system.stop)
+        with contextlib.ExitStack() as sinks:
+            if not os.environ.get("WEBSITE_URL"):
+                env.update(sinks.enter_context(local_sinks(data_dir)))
+                typer.echo(f"website and mail stand-ins write under {data_dir}")
+            await _serve(env, data_dir, secret, demo, exit_after_demo)
+
+
+async def _serve(
+    env: dict[str, str], data_dir: Path, secret: str, demo: bool, exit_after_demo: bool
+) -> None:
+    system = await asyncio.to_thread(start_system, env, data_dir / "logs")
+    try:
+        for name in SERVICES:
+            typer.echo(f"{name:<11} {system.urls[name]}  (OpenAPI: {system.urls[name]}/docs)")
+        typer.echo(f"database    {env['DATABASE_URL']}\nnats        {env['NATS_URL']}")
+        if demo:
+            for city in DEMO_SOPS:
+                await _demo(city, system.urls, secret, env["DATABASE_URL"])
+        if not exit_after_demo:
+            typer.echo("prokopim is up; Ctrl-C stops it.")
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+    finally:
+        await asyncio.to_thread(system.stop)
 
 
 async def _demo(city: str, urls: dict[str, str], secret: str, database_url: str) -> None:
