@@ -1,10 +1,15 @@
 """Benchmark the event store against pyeventsourcing's PostgreSQL recorder on one server.
 
-    python bench/store.py --events 5000
+    python bench/store.py --events 5000 [--rounds 3] [--page 1000]
 
 Uses DATABASE_URL / NATS_URL when set, else the local servers (or embedded ones, see
-prokopim_cli.infra). Creates its own databases and NATS namespace and drops them after.
-The last line printed is one JSON object with every figure.
+prokopim_cli.infra). Creates its own two databases and NATS namespace and drops them after.
+
+Each store gets the same work: single-event appends from 4 concurrent writers (each cycling
+over its own streams, so versions increase), batches of 100 from 4 writers, an ordered
+replay of everything, all with the same ~200-byte JSON body. The rounds alternate between
+the two stores, so both meet the same background load; each figure is the median over the
+rounds. The last line printed is one JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +41,7 @@ from prokopim_events.db import create_pool
 from prokopim_events.envelope import NewEvent
 from prokopim_events.migrations import backbone_migrations, migrate
 from prokopim_events.relay import Relay
-from prokopim_events.store import Checkpoint, EventStore
+from prokopim_events.store import EventStore
 from prokopim_events.topology import Topology, ensure_streams
 
 WRITERS = 4
@@ -55,6 +60,14 @@ def rate(count: int, seconds: float) -> float:
     return round(count / seconds, 1)
 
 
+def per_writer(events: int) -> int:
+    return events // WRITERS
+
+
+def batches_per_writer(events: int) -> int:
+    return max(1, events // WRITERS // BATCH)
+
+
 # --- prokopim ------------------------------------------------------------------------------
 
 
@@ -64,39 +77,38 @@ def new_event(n: int) -> NewEvent:
     )
 
 
-async def ours_single(store: EventStore, events: int) -> float:
+async def ours_single(store: EventStore, events: int, round_: int) -> float:
     """Each writer appends one event per call, cycling over its streams."""
 
     async def writer(w: int) -> None:
-        for i in range(events // WRITERS):
-            stream = f"single-{w}-{i % STREAMS_PER_WRITER}"
+        for i in range(per_writer(events)):
+            stream = f"single-{round_}-{w}-{i % STREAMS_PER_WRITER}"
             await store.append(stream, i // STREAMS_PER_WRITER, [new_event(i)])
 
     started = time.perf_counter()
     await asyncio.gather(*(writer(w) for w in range(WRITERS)))
-    return rate(events // WRITERS * WRITERS, time.perf_counter() - started)
+    return rate(per_writer(events) * WRITERS, time.perf_counter() - started)
 
 
-async def ours_batch(store: EventStore, events: int) -> float:
+async def ours_batch(store: EventStore, events: int, round_: int) -> float:
     """Each writer appends batches of BATCH events, each batch opening a new stream."""
 
     async def writer(w: int) -> None:
-        for b in range(events // WRITERS // BATCH):
-            await store.append(f"batch-{w}-{b}", 0, [new_event(i) for i in range(BATCH)])
+        for b in range(batches_per_writer(events)):
+            stream = f"batch-{round_}-{w}-{b}"
+            await store.append(stream, 0, [new_event(i) for i in range(BATCH)])
 
     started = time.perf_counter()
     await asyncio.gather(*(writer(w) for w in range(WRITERS)))
-    return rate(events // WRITERS // BATCH * BATCH * WRITERS, time.perf_counter() - started)
+    return rate(batches_per_writer(events) * BATCH * WRITERS, time.perf_counter() - started)
 
 
 async def ours_replay(store: EventStore, page_size: int) -> tuple[int, float]:
     """Read the whole log in commit order; return the count and events/s."""
     count = 0
     started = time.perf_counter()
-    page = await store.read_all(Checkpoint(), limit=page_size)
-    while page.events:
+    async for page in store.replay(page_size=page_size):
         count += len(page.events)
-        page = await store.read_all(page.checkpoint, limit=page_size)
     return count, rate(count, time.perf_counter() - started)
 
 
@@ -126,7 +138,7 @@ async def ours_relay(
         for stream in (topology.stream, topology.dead_letter_stream):
             try:
                 await js.delete_stream(stream)
-            except Exception as error:  # not created
+            except Exception as error:  # never created
                 print(f"could not delete stream {stream}: {error!r}")
         await nc.close()
 
@@ -171,20 +183,20 @@ def in_threads(work: Callable[[int], None]) -> float:
 def peer_single(recorder: PostgresApplicationRecorder, events: int) -> float:
     def writer(w: int) -> None:
         streams = [uuid.uuid4() for _ in range(STREAMS_PER_WRITER)]
-        for i in range(events // WRITERS):
+        for i in range(per_writer(events)):
             stream = streams[i % STREAMS_PER_WRITER]
             recorder.insert_events([peer_event(stream, i // STREAMS_PER_WRITER + 1, i)])
 
-    return rate(events // WRITERS * WRITERS, in_threads(writer))
+    return rate(per_writer(events) * WRITERS, in_threads(writer))
 
 
 def peer_batch(recorder: PostgresApplicationRecorder, events: int) -> float:
     def writer(w: int) -> None:
-        for _ in range(events // WRITERS // BATCH):
+        for _ in range(batches_per_writer(events)):
             stream = uuid.uuid4()
             recorder.insert_events([peer_event(stream, i + 1, i) for i in range(BATCH)])
 
-    return rate(events // WRITERS // BATCH * BATCH * WRITERS, in_threads(writer))
+    return rate(batches_per_writer(events) * BATCH * WRITERS, in_threads(writer))
 
 
 def peer_replay(recorder: PostgresApplicationRecorder, page_size: int) -> tuple[int, float]:
@@ -199,12 +211,6 @@ def peer_replay(recorder: PostgresApplicationRecorder, page_size: int) -> tuple[
 # --- harness -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Servers:
-    database_url: str
-    nats_url: str
-
-
 @asynccontextmanager
 async def fresh_database(admin_url: str, name: str) -> AsyncIterator[str]:
     admin = await asyncpg.connect(admin_url)
@@ -216,77 +222,91 @@ async def fresh_database(admin_url: str, name: str) -> AsyncIterator[str]:
         await admin.close()
 
 
-async def run(servers: Servers, events: int, page_size: int) -> dict[str, float]:
+async def vacuum(database_url: str, table: str) -> None:
+    """Settle hint bits and statistics, so replays measure reading rather than cleanup."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f"VACUUM ANALYZE {table}")
+    finally:
+        await conn.close()
+
+
+def report(label: str, what: str, samples: list[float]) -> None:
+    spread = f"{min(samples):,.0f}..{max(samples):,.0f}"
+    print(f"{label:<14}{what:<34}{statistics.median(samples):>10,.0f}/s   ({spread})")
+
+
+async def run(
+    database_url: str, nats_url: str, events: int, page_size: int, rounds: int
+) -> dict[str, float]:
     tag = uuid.uuid4().hex[:8]
-    results: dict[str, float] = {}
+    samples: dict[str, list[float]] = defaultdict(list)
     async with (
-        fresh_database(servers.database_url, f"prokopim_bench_{tag}") as ours_url,
-        fresh_database(servers.database_url, f"prokopim_bench_peer_{tag}") as peer_url,
+        fresh_database(database_url, f"prokopim_bench_{tag}") as ours_url,
+        fresh_database(database_url, f"prokopim_bench_peer_{tag}") as peer_url,
     ):
         pool = await create_pool(ours_url, min_size=WRITERS, max_size=WRITERS)
         try:
             async with pool.acquire() as conn:
                 await migrate(conn, backbone_migrations())
             store = EventStore(pool)
-            results["single_eps"] = await ours_single(store, events)
-            print(
-                f"prokopim      single appends, {WRITERS} writers: {results['single_eps']:>9,.0f}/s"
+            with peer_recorder(peer_url) as recorder:
+                for r in range(rounds):
+                    samples["single_eps"].append(await ours_single(store, events, r))
+                    samples["peer_single_eps"].append(
+                        await asyncio.to_thread(peer_single, recorder, events)
+                    )
+                    samples["batch_eps"].append(await ours_batch(store, events, r))
+                    samples["peer_batch_eps"].append(
+                        await asyncio.to_thread(peer_batch, recorder, events)
+                    )
+                await store.drain()
+                await vacuum(ours_url, "events")
+                await vacuum(peer_url, "stored_events")
+                for _ in range(max(rounds, 3)):
+                    total, eps = await ours_replay(store, page_size)
+                    samples["replay_eps"].append(eps)
+                    peer_total, eps = await asyncio.to_thread(peer_replay, recorder, page_size)
+                    samples["peer_replay_eps"].append(eps)
+                    assert peer_total == total, (peer_total, total)
+            topology = Topology(namespace=f"bench{tag}")
+            samples["relay_eps"].append(
+                await ours_relay(store, ours_url, nats_url, topology, total)
             )
-            results["batch_eps"] = await ours_batch(store, events)
-            print(
-                f"prokopim      batches of {BATCH}, {WRITERS} writers:  {results['batch_eps']:>9,.0f}/s"
-            )
-            await pool.execute("VACUUM ANALYZE events")
-            replays = [await ours_replay(store, page_size) for _ in range(3)]
-            total = replays[0][0]
-            results["replay_eps"] = statistics.median(r for _, r in replays)
-            print(f"prokopim      ordered replay of {total}:   {results['replay_eps']:>9,.0f}/s")
-            await store.drain()
-            results["relay_eps"] = await ours_relay(
-                store, ours_url, servers.nats_url, Topology(namespace=f"bench{tag}"), total
-            )
-            print(f"prokopim      relay to JetStream, acked: {results['relay_eps']:>9,.0f}/s")
         finally:
             await pool.close()
 
-        with peer_recorder(peer_url) as recorder:
-            results["peer_single_eps"] = await asyncio.to_thread(peer_single, recorder, events)
-            print(
-                f"eventsourcing single appends, {WRITERS} writers: {results['peer_single_eps']:>9,.0f}/s"
-            )
-            results["peer_batch_eps"] = await asyncio.to_thread(peer_batch, recorder, events)
-            print(
-                f"eventsourcing batches of {BATCH}, {WRITERS} writers:  {results['peer_batch_eps']:>9,.0f}/s"
-            )
-            admin = await asyncpg.connect(peer_url)
-            await admin.execute("VACUUM ANALYZE stored_events")
-            await admin.close()
-            replays = [await asyncio.to_thread(peer_replay, recorder, page_size) for _ in range(3)]
-            assert replays[0][0] == total, (replays[0][0], total)
-            results["peer_replay_eps"] = statistics.median(r for _, r in replays)
-            print(
-                f"eventsourcing ordered replay of {total}:   {results['peer_replay_eps']:>9,.0f}/s"
-            )
+    writes = f"{WRITERS} writers, {rounds} rounds of {events}"
+    for key, label, what in (
+        ("single", "single appends", writes),
+        ("batch", f"batches of {BATCH}", writes),
+        ("replay", "ordered replay", f"{total} events, pages of {page_size}"),
+    ):
+        report("prokopim", f"{label}, {what}", samples[f"{key}_eps"])
+        report("eventsourcing", f"{label}, {what}", samples[f"peer_{key}_eps"])
+    report("prokopim", f"relay to JetStream (acked), {total} events", samples["relay_eps"])
 
+    results = {key: statistics.median(values) for key, values in samples.items()}
     for key in ("single", "batch", "replay"):
         results[f"{key}_ratio"] = round(results[f"{key}_eps"] / results[f"peer_{key}_eps"], 2)
     return results
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=5000, help="events per write test")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per test")
     parser.add_argument("--page", type=int, default=1000, help="replay page size (both stores)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="prokopim-bench-") as data_dir:
         async with running_infra(
             Path(data_dir), os.environ.get("DATABASE_URL"), os.environ.get("NATS_URL")
         ) as infra:
-            servers = Servers(infra.database_url, infra.nats_url)
-            print(f"PostgreSQL {servers.database_url}, NATS {servers.nats_url}")
-            results = await run(servers, args.events, args.page)
-    results = {"events": args.events, "page": args.page, **results}
-    print(json.dumps(results))
+            print(f"PostgreSQL {infra.database_url}, NATS {infra.nats_url}")
+            results = await run(
+                infra.database_url, infra.nats_url, args.events, args.page, args.rounds
+            )
+    print(json.dumps({"events": args.events, "rounds": args.rounds, **results}))
 
 
 if __name__ == "__main__":

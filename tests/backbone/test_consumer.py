@@ -200,3 +200,38 @@ async def test_a_poison_message_is_dead_lettered_and_does_not_block_the_rest(
     assert dead.headers["Prokopim-Error"] == row["error"]
     assert dead.headers["Prokopim-Attempts"] == str(FAST_RETRY.max_deliver)
     assert (await js.stream_info(topology.dead_letter_stream)).state.messages == 1
+
+
+async def test_unparseable_messages_are_each_dead_lettered_at_once(
+    effects: asyncpg.Pool,
+    broker: NatsBroker,
+    nats_client: NatsClient,
+    topology: Topology,
+    wait_until: WaitUntil,
+) -> None:
+    js = nats_client.jetstream()
+    name = f"garbage-{uuid.uuid4().hex[:8]}"
+    calls: Counter[UUID] = Counter()
+    handler = recording_handler(name, calls, lambda *_: False)
+    ExactlyOnceConsumer(
+        name=name, pool=effects, handler=handler, topology=topology, broker=broker, retry=FAST_RETRY
+    ).register()
+    await broker.start()
+    subject = topology.subject("prokopim.backbone.thing-happened.v1")
+    garbage = [b"not json", b'{"id": "half an envelope"}', b"\x00\xff binary"]
+
+    for n, payload in enumerate(garbage):
+        await js.publish(subject, payload, headers={"Nats-Msg-Id": f"garbage-{n}"})
+    await wait_until(settled(js, topology, name, len(garbage)), "all were acked", 30)
+
+    assert calls == {}
+    rows = await effects.fetch("SELECT * FROM dead_letters ORDER BY failed_at")
+    assert len(rows) == len(garbage)
+    assert all(row["attempts"] == 1 for row in rows)  # retrying cannot help
+    assert {row["type"] for row in rows} == {"prokopim.backbone.thing-happened.v1"}
+    assert rows[0]["payload"] == {"raw": "not json"}
+    assert rows[0]["error"].startswith("JSONDecodeError")
+    assert rows[2]["payload"]["raw"].endswith(" binary")
+    assert (await js.stream_info(topology.dead_letter_stream)).state.messages == len(garbage)
+    dead = [await js.get_msg(topology.dead_letter_stream, seq) for seq in (1, 2, 3)]
+    assert [msg.data for msg in dead] == garbage

@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
+from prokopim_events.db import connect
 from prokopim_events.envelope import NewEvent, StoredEvent
 from prokopim_events.relay import Relay
 from prokopim_events.store import Checkpoint, EventStore
@@ -318,3 +319,58 @@ async def test_the_relay_is_woken_by_notify(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 10)
     assert task.done() and task.exception() is None  # and it stops promptly when told
+
+
+class WatchedStore(EventStore):
+    """A store that tells when a relay found events hidden behind an older transaction."""
+
+    def __init__(self, store: EventStore) -> None:
+        super().__init__(store.pool)
+        self.found_held_back = asyncio.Event()
+
+    async def held_back(self, after: Checkpoint) -> bool:
+        held = await super().held_back(after)
+        if held:
+            self.found_held_back.set()
+        return held
+
+
+async def test_an_event_hidden_by_an_older_transaction_is_published_when_it_ends(
+    store: EventStore,
+    database_url: str,
+    nats_client: NatsClient,
+    topology: Topology,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    js = nats_client.jetstream()
+    watched = WatchedStore(store)
+    stop = asyncio.Event()
+    relay = Relay(watched, js, topology, dsn=database_url, name="held", poll_interval=3600)
+    task = asyncio.create_task(relay.run(stop))
+
+    def published_count(count: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            assert not task.done(), task
+            return await published(js, topology) == count
+
+        return check
+
+    try:
+        await store.append("first", 0, [new_event()])
+        await wait_until(published_count(1), "the relay is up", 20)
+        older = await connect(database_url)
+        try:
+            tx = older.transaction()
+            await tx.start()
+            await older.execute("SELECT pg_current_xact_id()")  # older than the next event
+            await store.append("hidden", 0, [new_event()])  # commits, wakes the relay
+            await asyncio.wait_for(watched.found_held_back.wait(), 20)
+            await tx.commit()  # a commit that wakes nobody
+        finally:
+            await older.close()
+        await wait_until(published_count(2), "the hidden event was published", 20)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    await store.drain()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -19,8 +20,9 @@ from prokopim_events.envelope import Actor, NewEvent, StoredEvent
 from prokopim_events.errors import DuplicateEventId, WrongExpectedVersion
 from prokopim_events.migrations import backbone_migrations, migrate
 from prokopim_events.relay import Relay
-from prokopim_events.store import Checkpoint, EventStore
+from prokopim_events.store import Checkpoint, EventStore, event_from_row
 from prokopim_events.topology import Topology
+from pydantic import ValidationError
 
 pytestmark = pytest.mark.integration
 
@@ -175,6 +177,7 @@ async def test_a_reader_never_skips_a_transaction_that_commits_late(
         for _ in range(5):
             await poll()
         assert [e.event_id for e in seen] == [early.event_id]
+        assert await store.held_back(checkpoint)  # what tells a relay to look again soon
         await tx.commit()
     finally:
         await conn.close()
@@ -183,6 +186,35 @@ async def test_a_reader_never_skips_a_transaction_that_commits_late(
     while len(seen) < 3 and time.monotonic() < deadline:
         await poll()
     assert [e.event_id for e in seen] == [early.event_id, late.event_id, later.event_id]
+    assert not await store.held_back(checkpoint)
+
+
+async def test_replay_pages_through_the_log_like_read_all(
+    store: EventStore, new_event: NewEventFactory
+) -> None:
+    for n in range(5):
+        await store.append(f"s-{n}", 0, [new_event({"n": n, "i": i}) for i in range(5)])
+    expected = await read_everything(store, 25)
+
+    pages = [page async for page in store.replay(page_size=4)]
+
+    assert [len(page.events) for page in pages] == [4, 4, 4, 4, 4, 4, 1]
+    assert [e for page in pages for e in page.events] == expected
+    assert [page.checkpoint for page in pages] == [
+        (await store.read_all(limit=4 * k)).checkpoint for k in range(1, 8)
+    ]
+    after_third = [page async for page in store.replay(pages[2].checkpoint, page_size=10)]
+    assert [e for page in after_third for e in page.events] == expected[12:]
+    assert [page async for page in store.replay(pages[-1].checkpoint)] == []
+
+    # A reader that stops early and closes the generator leaves no fetch running behind it.
+    async with contextlib.aclosing(store.replay(page_size=2)) as reading:
+        async for _ in reading:
+            break
+    deadline = time.monotonic() + 10
+    while store.pool.get_idle_size() < store.pool.get_size():
+        assert time.monotonic() < deadline, "the prefetch still holds a connection"
+        await asyncio.sleep(0.01)
 
 
 async def test_a_rolled_back_append_does_not_stall_readers(
@@ -384,6 +416,29 @@ async def test_replay_returns_exactly_what_was_appended_in_order(
     assert await store.read_stream("meeting-1", after_version=10) == [
         e for e in replayed if e.stream_id == "meeting-1" and e.stream_version > 10
     ]
+
+
+async def test_events_read_back_behave_as_validated_models(
+    store: EventStore, pool: asyncpg.Pool, new_event: NewEventFactory
+) -> None:
+    await store.append("s", 0, [new_event({"n": 1}), new_event({"n": 2})])
+    first, second = await store.read_stream("s")
+
+    assert StoredEvent.model_validate(first.model_dump()) == first
+    assert StoredEvent.model_validate_json(first.model_dump_json()) == first
+    assert first.model_dump(exclude_unset=True) == first.model_dump()
+    changed = first.model_copy(update={"stream_id": "other"})
+    assert (changed.stream_id, first.stream_id) == ("other", "s")
+    assert second.stream_id == "s" and second.model_fields_set == set(StoredEvent.model_fields)
+    with pytest.raises(ValidationError):
+        first.stream_id = "forged"  # type: ignore[misc]
+
+    # event_from_row, for callers selecting the plain columns themselves (the CLI's trail)
+    rows = await pool.fetch(
+        "SELECT event_id, stream_id, stream_version, global_position, type, data, metadata,"
+        " occurred_at, recorded_at FROM events ORDER BY global_position"
+    )
+    assert [event_from_row(row) for row in rows] == [first, second]
 
 
 async def test_the_hash_chain_of_each_stream_verifies(

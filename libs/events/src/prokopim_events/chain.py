@@ -18,6 +18,23 @@ import orjson
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def canonical_form(
+    event_id: UUID,
+    stream_id: str,
+    stream_version: int,
+    type_: str,
+    data: dict[str, Any],
+    metadata: dict[str, Any],
+    occurred_at: datetime,
+) -> bytes:
+    """Return an event's canonical form: a sorted-key JSON array, time in microseconds."""
+    micros = (occurred_at - _EPOCH) // timedelta(microseconds=1)
+    return orjson.dumps(
+        [str(event_id), stream_id, stream_version, type_, data, metadata, micros],
+        option=orjson.OPT_SORT_KEYS,
+    )
+
+
 def content_digest(
     event_id: UUID,
     stream_id: str,
@@ -27,13 +44,10 @@ def content_digest(
     metadata: dict[str, Any],
     occurred_at: datetime,
 ) -> bytes:
-    """Return the sha256 of an event's canonical form (sorted-key JSON, microsecond time)."""
-    micros = (occurred_at - _EPOCH) // timedelta(microseconds=1)
-    canonical = orjson.dumps(
-        [str(event_id), stream_id, stream_version, type_, data, metadata, micros],
-        option=orjson.OPT_SORT_KEYS,
-    )
-    return hashlib.sha256(canonical).digest()
+    """Return the sha256 of an event's canonical form."""
+    return hashlib.sha256(
+        canonical_form(event_id, stream_id, stream_version, type_, data, metadata, occurred_at)
+    ).digest()
 
 
 def chain(previous: bytes, digest: bytes) -> bytes:

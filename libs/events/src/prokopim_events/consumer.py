@@ -144,16 +144,19 @@ class ExactlyOnceConsumer:
         event_type = event.type if event else self._topology.event_type(subject)
         event_id = event.event_id if event else None
         async with self._pool.acquire() as conn:
-            await conn.execute(
+            # An unparseable message has no event id: it gets a fresh one, which also keeps
+            # JetStream from dropping it as a repeat of the previous unparseable message.
+            dead_id = await conn.fetchval(
                 "INSERT INTO dead_letters (consumer, event_id, type, subject, payload, error,"
                 " attempts) VALUES ($1, coalesce($2, gen_random_uuid()), $3, $4, $5, $6, $7)"
                 " ON CONFLICT (consumer, event_id) DO UPDATE SET error = excluded.error,"
-                " attempts = excluded.attempts, failed_at = now()",
+                " attempts = excluded.attempts, failed_at = now() RETURNING event_id",
                 self.name,
                 event_id,
                 event_type,
                 subject,
-                {"raw": payload.decode("utf-8", "replace")},
+                # jsonb holds no NUL character, and a poison message may carry one
+                {"raw": payload.decode("utf-8", "replace").replace("\x00", "\ufffd")},
                 reason,
                 attempts,
             )
@@ -162,7 +165,7 @@ class ExactlyOnceConsumer:
             subject=self._topology.dead_letter_subject(self.name),
             stream=self._topology.dead_letter_stream,
             headers={
-                "Nats-Msg-Id": f"{self.name}:{event_id}",
+                "Nats-Msg-Id": f"{self.name}:{dead_id}",
                 "Prokopim-Error": reason[:1000],
                 "Prokopim-Attempts": str(attempts),
             },

@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS events (
 );
 
 CREATE INDEX IF NOT EXISTS events_commit_order ON events (transaction_id, global_position);
-CREATE INDEX IF NOT EXISTS events_type ON events (type);
+-- No index on type: nothing reads by type (consumers filter by NATS subject), and each
+-- index slows every append (a batch append measured ~20% faster without this one).
 
 CREATE OR REPLACE FUNCTION prokopim_refuse_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -40,17 +41,19 @@ CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
 
 -- Append a batch to one stream in one round trip. Raises PK409 (with the stream's actual
 -- version as DETAIL) when the stream is not at p_expected_version; a racing append at the
--- same version fails on events_stream_version_unique instead. p_digests are the events'
--- content digests (see prokopim_events.chain); each chain_hash is
+-- same version fails on events_stream_version_unique instead. p_events is a JSON array of
+-- the events' canonical forms, [event_id, stream_id, version, type, data, metadata, micros]
+-- (see prokopim_events.chain): one document to parse instead of arrays of small ones.
+-- p_digests are their sha256; each chain_hash is
 -- sha256(previous chain_hash in the stream || digest).
 CREATE OR REPLACE FUNCTION prokopim_append(
-    p_stream_id text, p_expected_version bigint, p_event_ids uuid[], p_types text[],
-    p_data jsonb[], p_metadata jsonb[], p_occurred_at timestamptz[], p_digests bytea[]
+    p_stream_id text, p_expected_version bigint, p_events jsonb,
+    p_occurred_at timestamptz[], p_digests bytea[]
 ) RETURNS bigint[] LANGUAGE plpgsql AS $$
 DECLARE
     v_current bigint;
     v_hash bytea;
-    v_hashes bytea[] := '{}';
+    v_hashes bytea[];
     v_positions bigint[];
 BEGIN
     SELECT e.stream_version, e.chain_hash INTO v_current, v_hash FROM events e
@@ -62,17 +65,16 @@ BEGIN
     IF v_current <> p_expected_version THEN
         RAISE EXCEPTION 'wrong expected version' USING ERRCODE = 'PK409', DETAIL = v_current::text;
     END IF;
-    FOR i IN 1 .. cardinality(p_event_ids) LOOP
+    FOR i IN 1 .. cardinality(p_digests) LOOP
         v_hash := sha256(v_hash || p_digests[i]);
-        v_hashes := v_hashes || v_hash;
+        v_hashes[i] := v_hash;
     END LOOP;
     WITH inserted AS (
         INSERT INTO events (event_id, stream_id, stream_version, type, data, metadata,
                             occurred_at, chain_hash)
-        SELECT u.event_id, p_stream_id, p_expected_version + u.ord, u.type, u.data,
-               u.metadata, u.occurred_at, u.hash
-          FROM unnest(p_event_ids, p_types, p_data, p_metadata, p_occurred_at, v_hashes)
-               WITH ORDINALITY AS u(event_id, type, data, metadata, occurred_at, hash, ord)
+        SELECT (u.e->>0)::uuid, p_stream_id, p_expected_version + u.ord, u.e->>3, u.e->4,
+               u.e->5, p_occurred_at[u.ord], v_hashes[u.ord]
+          FROM jsonb_array_elements(p_events) WITH ORDINALITY AS u(e, ord)
          ORDER BY u.ord
         RETURNING global_position
     )
