@@ -227,6 +227,33 @@ class MediaOutletDeactivated(Contract):
     outlet_id: UUID
 
 
+# --- sla (published by the ledger) -------------------------------------------------------
+class SlaThresholdCrossed(CaseEvent):
+    """A running step attempt used a share of its standard time, counted in working time.
+
+    Published by the ledger when the threshold instant passes, even if nothing else happens
+    in the case; once per case, step, attempt and threshold (the event id is derived from
+    them). `assignees` are the staff the case was assigned to (StaffAssigned), if any yet.
+    """
+
+    step: int
+    attempt: int = Field(description="1 for the first time the case entered the step")
+    role: str = Field(description="the SOP role answerable for the step")
+    assignees: list[Assignment] = []
+    threshold: float = Field(description="share of the standard: 0.75 at risk, 1.0 breached")
+    standard_seconds: int = Field(description="the step's standard, in working seconds")
+    entered_at: datetime = Field(description="when the case entered the step")
+    crossed_at: datetime = Field(description="the instant the threshold was reached")
+
+
+class SlaAtRisk(SlaThresholdCrossed):
+    TYPE = "prokopim.sla.at-risk.v1"
+
+
+class SlaBreached(SlaThresholdCrossed):
+    TYPE = "prokopim.sla.breached.v1"
+
+
 CONTRACTS: dict[str, type[Contract]] = {
     cls.TYPE: cls
     for cls in (
@@ -250,6 +277,8 @@ CONTRACTS: dict[str, type[Contract]] = {
         MediaOutletRegistered,
         MediaOutletUpdated,
         MediaOutletDeactivated,
+        SlaAtRisk,
+        SlaBreached,
     )
 }
 
