@@ -37,7 +37,7 @@ import orjson
 from eventsourcing.persistence import StoredEvent as PeerEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from prokopim_cli.infra import running_infra  # type: ignore[import-untyped,unused-ignore]
-from prokopim_events.db import create_pool
+from prokopim_events.db import connect
 from prokopim_events.envelope import NewEvent
 from prokopim_events.migrations import backbone_migrations, migrate
 from prokopim_events.relay import Relay
@@ -245,11 +245,13 @@ async def run(
         fresh_database(database_url, f"prokopim_bench_{tag}") as ours_url,
         fresh_database(database_url, f"prokopim_bench_peer_{tag}") as peer_url,
     ):
-        pool = await create_pool(ours_url, min_size=WRITERS, max_size=WRITERS)
+        conn = await connect(ours_url)
         try:
-            async with pool.acquire() as conn:
-                await migrate(conn, backbone_migrations())
-            store = EventStore(pool)
+            await migrate(conn, backbone_migrations())
+        finally:
+            await conn.close()
+        store = await EventStore.connect(ours_url, min_size=WRITERS, max_size=WRITERS)
+        try:
             with peer_recorder(peer_url) as recorder:
                 for r in range(rounds):
                     samples["single_eps"].append(await ours_single(store, events, r))
@@ -263,7 +265,7 @@ async def run(
                 await store.drain()
                 await vacuum(ours_url, "events")
                 await vacuum(peer_url, "stored_events")
-                for _ in range(max(rounds, 3)):
+                for _ in range(max(rounds, 5)):
                     total, eps = await ours_replay(store, page_size)
                     samples["replay_eps"].append(eps)
                     peer_total, eps = await asyncio.to_thread(peer_replay, recorder, page_size)
@@ -274,7 +276,7 @@ async def run(
                 await ours_relay(store, ours_url, nats_url, topology, total)
             )
         finally:
-            await pool.close()
+            await store.close()
 
     writes = f"{WRITERS} writers, {rounds} rounds of {events}"
     for key, label, what in (

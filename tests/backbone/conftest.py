@@ -73,8 +73,8 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-async def store(pool: asyncpg.Pool) -> AsyncIterator[EventStore]:
-    """An event store on this test's database."""
-    store = EventStore(pool)
+async def store(database_url: str, pool: asyncpg.Pool) -> AsyncIterator[EventStore]:
+    """An event store on this test's database, on its own pool as services run it."""
+    store = await EventStore.connect(database_url, min_size=2, max_size=20)
     yield store
-    await store.drain()
+    await store.close()

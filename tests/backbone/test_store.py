@@ -558,3 +558,17 @@ async def test_migrations_run_concurrently_apply_once(admin_database_url: str) -
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_the_store_pool_returns_connections_without_an_open_transaction(
+    store: EventStore, new_event: NewEventFactory
+) -> None:
+    """Its pool skips asyncpg's reset query, yet what a caller left open is rolled back."""
+    async with store.pool.acquire() as conn:
+        await conn.transaction().start()  # never committed: a caller's bug
+        await store.append("left-open", 0, [new_event()], conn=conn)
+    async with store.pool.acquire() as conn:
+        assert not conn.is_in_transaction()
+    assert await store.read_stream("left-open") == []
+    await store.append("left-open", 0, [new_event()])
+    assert [e.stream_version for e in await store.read_stream("left-open")] == [1]

@@ -14,7 +14,7 @@ from uuid import UUID
 import asyncpg
 
 from .chain import canonical_form, content_digest
-from .db import Connection
+from .db import Connection, create_store_pool
 from .envelope import Actor, NewEvent, StoredEvent
 from .errors import DuplicateEventId, WrongExpectedVersion
 
@@ -250,6 +250,23 @@ class EventStore:
         self._notify_interval = notify_interval
         self._notify_task: asyncio.Task[None] | None = None
         self._notify_again = False
+        self._owns_pool = False
+
+    @classmethod
+    async def connect(
+        cls, dsn: str, *, min_size: int = 1, max_size: int = 10, notify_interval: float = 0.005
+    ) -> EventStore:
+        """Open a store on a private pool of its own (see `create_store_pool`); `close` it."""
+        pool = await create_store_pool(dsn, min_size=min_size, max_size=max_size)
+        store = cls(pool, notify_interval=notify_interval)
+        store._owns_pool = True
+        return store
+
+    async def close(self) -> None:
+        """Send a pending relay wake-up, then close the pool if the store opened it."""
+        await self.drain()
+        if self._owns_pool:
+            await self._pool.close()
 
     @property
     def pool(self) -> asyncpg.Pool:

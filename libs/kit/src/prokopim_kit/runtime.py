@@ -72,7 +72,7 @@ def create_service_app(
         await ensure_streams(nc.jetstream(), topology)
         await nc.close()
         broker = NatsBroker(settings.nats_url, logger=log)
-        store = EventStore(pool)
+        store = await EventStore.connect(settings.database_url, max_size=5)
         runtime = Runtime(name, settings, pool, store, broker, topology, load_catalog())
         if on_event is not None:
 
@@ -96,7 +96,7 @@ def create_service_app(
             yield
         finally:
             await broker.stop()
-            await store.drain()
+            await store.close()
             await pool.close()
 
     app = FastAPI(title=f"prokopim {name}", description=description, lifespan=lifespan)
