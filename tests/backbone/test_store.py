@@ -7,7 +7,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -20,7 +20,8 @@ from prokopim_events.envelope import Actor, NewEvent, StoredEvent
 from prokopim_events.errors import DuplicateEventId, WrongExpectedVersion
 from prokopim_events.migrations import backbone_migrations, migrate
 from prokopim_events.relay import Relay
-from prokopim_events.store import Checkpoint, EventStore, event_from_row
+from prokopim_events.rows import event_from_row
+from prokopim_events.store import Checkpoint, EventStore
 from prokopim_events.topology import Topology
 from pydantic import ValidationError
 
@@ -572,3 +573,14 @@ async def test_the_store_pool_returns_connections_without_an_open_transaction(
     assert await store.read_stream("left-open") == []
     await store.append("left-open", 0, [new_event()])
     assert [e.stream_version for e in await store.read_stream("left-open")] == [1]
+
+
+def test_an_event_type_outside_the_published_root_is_refused() -> None:
+    """The relay publishes `prokopim.` subjects only; another type could never leave."""
+    with pytest.raises(ValidationError, match="type"):
+        NewEvent(
+            event_id=uuid.uuid4(),
+            type="acme.intake.request-received.v1",
+            data={},
+            occurred_at=datetime.now(UTC),
+        )

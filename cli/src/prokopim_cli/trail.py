@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prokopim_events.db import connect
 from prokopim_events.envelope import StoredEvent
-from prokopim_events.store import event_from_row
+from prokopim_events.rows import event_from_row
 
 
 async def case_history(database_url: str, case_id: str) -> list[StoredEvent]:

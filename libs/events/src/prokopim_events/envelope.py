@@ -36,7 +36,9 @@ class NewEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     event_id: UUID
-    type: str = Field(pattern=r"^[a-z0-9-]+(\.[a-z0-9-]+)+\.v[0-9]+$")
+    # Only `prokopim.` types are published (the stream's subject filter): any other type
+    # would be stored yet never relayed, so it is refused here.
+    type: str = Field(pattern=r"^prokopim(\.[a-z0-9-]+)+\.v[0-9]+$")
     data: dict[str, Any]
     occurred_at: datetime
     actor: Actor = SYSTEM

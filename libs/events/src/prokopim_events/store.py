@@ -3,38 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
-from typing import Any, TypeVar
-from uuid import UUID
+from typing import Any
 
 import asyncpg
 
 from .chain import canonical_form, content_digest
 from .db import Connection, create_store_pool
-from .envelope import Actor, NewEvent, StoredEvent
+from .envelope import NewEvent, StoredEvent
 from .errors import DuplicateEventId, WrongExpectedVersion
+from .rows import COLUMNS, events_from_rows
 
 log = logging.getLogger(__name__)
-_M = TypeVar("_M", StoredEvent, Actor)
 
 NOTIFY_CHANNEL = "prokopim_events"
 _WRONG_VERSION = "PK409"
-
-# What the store's own reads select. The envelope fields kept in `metadata` are taken apart
-# by the server: Python then decodes no metadata JSON and parses no uuid text, which halves
-# the cost of a replay. A correlation id equal to the event id (the default) comes back NULL
-# rather than as a second copy of the same uuid.
-_COLUMNS = (
-    "event_id, stream_id, stream_version, global_position, type, data, occurred_at,"
-    " recorded_at, metadata->'actor'->>'id', metadata->'actor'->>'role',"
-    " metadata->'actor'->>'name', nullif((metadata->>'correlation_id')::uuid, event_id),"
-    " (metadata->>'causation_id')::uuid, metadata->>'traceparent'"
-)
-_COLUMN_COUNT = 14
 
 
 @dataclass(frozen=True, order=True)
@@ -51,113 +37,6 @@ class Page:
 
     events: list[StoredEvent]
     checkpoint: Checkpoint
-
-
-# Every event read shares one fields-set object instead of a new set per row: that spares
-# the cyclic GC a container per event (replays ran ~25% faster). Pydantic only ever adds to
-# a fields-set on attribute assignment, which frozen models refuse, and copies it before
-# recording the fields a `model_copy(update=...)` changed.
-_FIELDS_SET = {model: set(model.model_fields) for model in (StoredEvent, Actor)}
-for _model in _FIELDS_SET:  # what `_trusted` relies on
-    if (
-        not _model.model_config.get("frozen")
-        or _model.__pydantic_post_init__
-        or _model.__private_attributes__
-    ):
-        raise TypeError(f"{_model.__name__} must be frozen, without post-init or privates")
-
-_object_setattr = object.__setattr__
-
-
-def _trusted(cls: type[_M], values: dict[str, Any]) -> _M:
-    """Build a model from every field's value, already valid in the database, as
-    `model_construct` does minus its per-field bookkeeping (this runs once per row read)."""
-    model = object.__new__(cls)
-    _object_setattr(model, "__dict__", values)
-    _object_setattr(model, "__pydantic_fields_set__", _FIELDS_SET[cls])
-    _object_setattr(model, "__pydantic_extra__", None)
-    _object_setattr(model, "__pydantic_private__", None)
-    return model
-
-
-# Actors are immutable and few (people and services), so rows share one instance each.
-_actors: dict[tuple[str, str, str | None], Actor] = {}
-
-
-def _actor(id_: str, role: str, name: str | None) -> Actor:
-    actor = _actors.get((id_, role, name))
-    if actor is None:
-        if len(_actors) >= 10_000:
-            _actors.clear()
-        actor = _actors[(id_, role, name)] = _trusted(
-            Actor, {"id": id_, "role": role, "name": name}
-        )
-    return actor
-
-
-def _event_from_columns(row: asyncpg.Record) -> StoredEvent:
-    """Build a StoredEvent from a row of `_COLUMNS`."""
-    (
-        event_id,
-        stream_id,
-        stream_version,
-        global_position,
-        type_,
-        data,
-        occurred_at,
-        recorded_at,
-        actor_id,
-        actor_role,
-        actor_name,
-        correlation_id,
-        causation_id,
-        traceparent,
-    ) = row[:_COLUMN_COUNT]
-    return _trusted(
-        StoredEvent,
-        {
-            "event_id": event_id,
-            "stream_id": stream_id,
-            "stream_version": stream_version,
-            "global_position": global_position,
-            "type": type_,
-            "occurred_at": occurred_at,
-            "recorded_at": recorded_at,
-            "actor": _actor(actor_id, actor_role, actor_name),
-            "correlation_id": event_id if correlation_id is None else correlation_id,
-            "causation_id": causation_id,
-            "traceparent": traceparent,
-            "data": data,
-        },
-    )
-
-
-def event_from_row(row: asyncpg.Record) -> StoredEvent:
-    """Build a StoredEvent from a trusted `events` row without re-validating it.
-
-    The row needs the columns event_id, stream_id, stream_version, global_position, type,
-    data, metadata, occurred_at and recorded_at.
-    """
-    meta: dict[str, Any] = row["metadata"]
-    actor = meta["actor"]
-    causation = meta.get("causation_id")
-    return _trusted(
-        StoredEvent,
-        {
-            "event_id": row["event_id"],
-            "stream_id": row["stream_id"],
-            "stream_version": row["stream_version"],
-            "global_position": row["global_position"],
-            "type": row["type"],
-            "occurred_at": row["occurred_at"],
-            "recorded_at": row["recorded_at"],
-            "actor": _actor(actor["id"], actor["role"], actor.get("name")),
-            "correlation_id": UUID(meta["correlation_id"]),
-            "causation_id": UUID(causation) if causation else None,
-            "traceparent": meta.get("traceparent"),
-            "data": row["data"],
-        },
-    )
 
 
 # One event (the common case) is one plain INSERT: the version check and the hash chain ride
@@ -212,27 +91,11 @@ def _append_statement(
     )
 
 
-def _events(rows: list[asyncpg.Record]) -> list[StoredEvent]:
-    """Build the events of a page of rows.
-
-    Thousands of new objects, all staying reachable: a cyclic GC pass during this loop
-    could free nothing, yet the passes it triggers cost ~20% of a replay. So the collector
-    pauses for this synchronous loop (no other code runs meanwhile) unless it is off anyway.
-    """
-    if not gc.isenabled():
-        return [_event_from_columns(row) for row in rows]
-    gc.disable()
-    try:
-        return [_event_from_columns(row) for row in rows]
-    finally:
-        gc.enable()
-
-
 def _page(rows: list[asyncpg.Record], after: Checkpoint) -> Page:
     if not rows:
         return Page([], after)
     last = rows[-1]
-    return Page(_events(rows), Checkpoint(last["tx"], last["global_position"]))
+    return Page(events_from_rows(rows), Checkpoint(last["tx"], last["global_position"]))
 
 
 class EventStore:
@@ -338,12 +201,12 @@ class EventStore:
         """Return a stream's events in version order."""
         executor = conn if conn is not None else self._pool
         rows = await executor.fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $2"
+            f"SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $2"
             " ORDER BY stream_version",
             stream_id,
             after_version,
         )
-        return _events(rows)
+        return events_from_rows(rows)
 
     async def stream_version(self, stream_id: str) -> int:
         """Return a stream's current version (0 when it has no events)."""
@@ -377,14 +240,14 @@ class EventStore:
             ahead = asyncio.ensure_future(self._rows_after(after, page_size))
             try:
                 await asyncio.sleep(0)  # let it send the query before converting this page
-                yield Page(_events(rows), after)
+                yield Page(events_from_rows(rows), after)
                 rows = await ahead
             finally:
                 ahead.cancel()
 
     async def _rows_after(self, after: Checkpoint, limit: int) -> list[asyncpg.Record]:
         return await self._pool.fetch(
-            f"SELECT {_COLUMNS}, transaction_id::text::bigint AS tx FROM events"
+            f"SELECT {COLUMNS}, transaction_id::text::bigint AS tx FROM events"
             " WHERE (transaction_id, global_position) > ($1::text::xid8, $2)"
             "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
             " ORDER BY transaction_id, global_position LIMIT $3",
