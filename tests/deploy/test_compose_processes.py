@@ -1,0 +1,184 @@
+"""The system exactly as docker-compose.yml describes it, run as local processes, runs a case.
+
+Docker cannot run here, so each application service starts as the process its container
+would run: compose's command (or the Dockerfile's CMD) and environment, as rendered by
+Compose itself, with compose host names mapped to this machine, volumes to temporary
+directories, the test's own database and NATS namespace, and a free port per service.
+The one-shot `migrate` runs first and must exit 0, as `service_completed_successfully` asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import importlib.util
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from prokopim_cli.flows import Driver, run_case
+from prokopim_cli.system import RunningSystem, start_process, wait_ready
+from prokopim_cli.trail import case_history
+from prokopim_events.topology import Topology
+from prokopim_sop import load_catalog
+
+from .stack import (
+    APPLICATION_SERVICES,
+    HTTP_SERVICES,
+    ROOT,
+    Launch,
+    image_cmd,
+    image_env,
+    local_launch,
+    render_compose,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+BANDUNG = load_catalog().get("bdg-setda-010-2024")
+VENV_BIN = str(Path(sys.executable).parent)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def otlp_sink() -> Iterator[tuple[int, list[str]]]:
+    """Stands in for the collector at otel-collector:4318: accepts OTLP/HTTP posts."""
+    paths: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            paths.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], paths
+    server.shutdown()
+
+
+def launchable(script: str) -> bool:
+    """Whether a console script is installed with a module behind it."""
+    entry_points = importlib.metadata.entry_points(group="console_scripts", name=script)
+    return any(importlib.util.find_spec(ep.module) is not None for ep in entry_points)
+
+
+def launch_of(
+    model: dict[str, Any],
+    name: str,
+    endpoints: dict[str, str],
+    overrides: dict[str, str],
+    tmp: Path,
+) -> Launch:
+    service = model["services"][name]
+    dockerfile = Path(service["build"]["context"]) / service["build"]["dockerfile"]
+    volumes = {
+        v["target"]: tmp / "volumes" / v["source"]
+        for v in service.get("volumes", [])
+        if v["type"] == "volume"
+    }
+    for local in volumes.values():
+        local.mkdir(parents=True, exist_ok=True)
+    launch = local_launch(
+        service,
+        image_cmd(dockerfile),
+        image_env(dockerfile),
+        endpoints=endpoints,
+        hosts=set(model["services"]),
+        overrides={"PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", ""), **overrides},
+        volumes=volumes,
+    )
+    if "METRICS_PORT" in launch.env:
+        launch.env["METRICS_PORT"] = str(free_port())
+    executable = shutil.which(launch.command[0], path=launch.env["PATH"])
+    assert executable, f"{name}: {launch.command[0]} is not installed"
+    return Launch([executable, *launch.command[1:]], launch.env)
+
+
+async def test_a_bandung_case_runs_through_the_system_as_compose_describes_it(
+    database_url: str,
+    infra: Any,
+    topology: Topology,
+    nats_client: Any,
+    otlp_sink: tuple[int, list[str]],
+    tmp_path: Path,
+) -> None:
+    secret = secrets.token_urlsafe(40)
+    model = render_compose(
+        {"PATH": os.environ.get("PATH", ""), "HOME": str(ROOT), "JWT_SECRET": secret}
+    )
+    database = urlsplit(database_url)
+    endpoints = {
+        "postgres:5432": f"{database.hostname}:{database.port or 5432}",
+        "nats:4222": urlsplit(infra.nats_url).netloc,
+        "otel-collector:4318": f"127.0.0.1:{otlp_sink[0]}",
+    }
+    common = {"DATABASE_URL": database_url, "PROKOPIM_NAMESPACE": topology.namespace}
+    logs = tmp_path / "logs"
+
+    migrate = launch_of(model, "migrate", endpoints, common, tmp_path)
+    migrated = await asyncio.to_thread(
+        subprocess.run, migrate.command, env=migrate.env, capture_output=True, timeout=60
+    )
+    assert migrated.returncode == 0, migrated.stderr.decode(errors="replace")
+
+    services = [name for name in APPLICATION_SERVICES if launchable(f"prokopim-{name}")]
+    assert set(APPLICATION_SERVICES) - set(services) <= {"ledger"}  # lands with the ledger
+    ports = {name: free_port() for name in HTTP_SERVICES if name in services}
+    running = RunningSystem(urls={name: f"http://127.0.0.1:{port}" for name, port in ports.items()})
+    launches: dict[str, Launch] = {}
+    try:
+        for name in services:
+            http = {"HOST": "127.0.0.1", "PORT": str(ports[name])} if name in ports else {}
+            launches[name] = launch_of(model, name, endpoints, {**common, **http}, tmp_path)
+            start_process(running, name, launches[name].command, launches[name].env, logs)
+        await asyncio.to_thread(wait_ready, running, 90.0)
+
+        driver = Driver(running.urls, secret)
+        try:
+            run = await run_case(driver, BANDUNG, activity="Hari Jadi Kota", reject={8: 1})
+        finally:
+            await driver.close()
+    finally:
+        await asyncio.to_thread(running.stop)
+
+    history = await case_history(database_url, run.case_id)
+    types = [event.type.removeprefix("prokopim.") for event in history]
+    assert types[0] == "intake.request-received.v1"
+    assert types.count("review.draft-rejected.v1") == 1
+    assert types[-1] == "publishing.recording-archived.v1"
+    assert {event.data["case_id"] for event in history} == {run.case_id}
+
+    # Publishing wrote its archive manifest into what compose mounts as the `archive` volume.
+    archive_dir = Path(launches["publishing"].env["ARCHIVE_DIR"])
+    assert archive_dir.is_relative_to(tmp_path / "volumes" / "archive")
+    archived = await asyncio.to_thread(lambda: [p.name for p in archive_dir.rglob("*")])
+    assert any("hari-jadi-kota" in name for name in archived), archived
+    # Every process got what compose gives it, not what this test's shell happened to hold.
+    for name, launch in launches.items():
+        assert launch.env["OTEL_SERVICE_NAME"] == f"prokopim-{name}"
+        collector = endpoints["otel-collector:4318"]
+        assert launch.env["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://{collector}"
