@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import logging
-
-from prokopim_events.contracts import CONTRACTS, StepCompleted, parse, service_of
 from prokopim_events.db import Connection
 from prokopim_events.envelope import StoredEvent
+from prokopim_kit.handover import handover_to, open_step
 from prokopim_kit.runtime import Runtime
+from prokopim_sop import Service
 
-from .domain import SERVICE
-from .service import open_review
-
-log = logging.getLogger(__name__)
+from .domain import CaseState, decide_open, evolve
+from .service import stream_id
 
 
 async def on_event(runtime: Runtime, event: StoredEvent, conn: Connection) -> None:
     """Open review when a completed step's next step is one of review's steps."""
-    # Review's own decisions already moved its state; types this build does not know
-    # cannot be meant for it.
-    if event.type not in CONTRACTS or service_of(event.type) == SERVICE:
+    handover = handover_to(Service.REVIEW, runtime.catalog, event)
+    if handover is None:
         return
-    contract = parse(event.type, event.data)
-    if not isinstance(contract, StepCompleted) or contract.next_step is None:
-        return
-    sop = runtime.catalog.get(contract.sop_id, contract.sop_version)
-    if await open_review(runtime.store, sop, event, contract, conn):
-        log.info("case %s opened for review at step %s", contract.case_id, contract.next_step)
+    await open_step(
+        runtime,
+        handover,
+        conn,
+        stream=stream_id(handover.case_id),
+        initial=CaseState(),
+        evolve=evolve,
+        decide=lambda _: decide_open(handover.sop, handover.contract, event.event_id),
+    )

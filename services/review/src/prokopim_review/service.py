@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import reduce
 from uuid import UUID
 
-from prokopim_events.contracts import StepCompleted
-from prokopim_events.db import Connection
-from prokopim_events.envelope import Actor, StoredEvent
+from prokopim_events.envelope import Actor
 from prokopim_events.store import EventStore
 from prokopim_kit.commands import append, load, to_new_events
 from prokopim_kit.errors import UnknownCase
@@ -22,7 +19,6 @@ from .domain import (
     DecideDraft,
     VerdictEvent,
     decide_draft,
-    decide_open,
     evolve,
 )
 
@@ -63,25 +59,3 @@ async def decide(
     events = to_new_events(contracts, actor=actor, now=now or datetime.now(UTC))
     await append(store, stream, version, events, case_id=case_id)
     return Decided(events[0].event_id, contracts[0], reduce(evolve, contracts, state), sop)
-
-
-async def open_review(
-    store: EventStore, sop: Sop, cause: StoredEvent, event: StepCompleted, conn: Connection
-) -> bool:
-    """Open review of a handed-over draft inside the consumer's transaction.
-
-    The event id derives from the cause, so a repeated delivery can never store twice.
-    """
-    contracts = decide_open(sop, event, cause.event_id)
-    if not contracts:
-        return False
-    stream = stream_id(event.case_id)
-    _, version = await load(store, stream, CaseState(), evolve, conn)
-    events = to_new_events(
-        contracts,
-        actor=SYSTEM_ACTOR,
-        cause=cause,
-        event_ids=[uuid.uuid5(cause.event_id, SERVICE)],
-    )
-    await append(store, stream, version, events, case_id=event.case_id, conn=conn)
-    return True
