@@ -6,6 +6,7 @@ waiting for, the inputs missing. None of them writes an event.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -55,10 +56,13 @@ class StepOutOfOrder(CommandRejected):
     status = 409
     code = "step_out_of_order"
 
-    def __init__(self, attempted: int | str, awaiting: int | None) -> None:
+    def __init__(self, attempted: int | str | Sequence[int], awaiting: int | None) -> None:
         waiting = f"waiting for step {awaiting}" if awaiting else "not waiting for any step"
+        if not isinstance(attempted, int | str):  # a command that may act at several steps
+            attempted = list(attempted)
+        label = " or ".join(map(str, attempted)) if isinstance(attempted, list) else attempted
         super().__init__(
-            f"step {attempted} is out of order: the case is {waiting}",
+            f"step {label} is out of order: the case is {waiting}",
             attempted_step=attempted,
             awaiting_step=awaiting,
         )

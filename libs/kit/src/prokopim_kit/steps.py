@@ -26,8 +26,8 @@ def guard_step(
     kinds = set(kinds)
     step = sop.step(awaiting) if awaiting is not None else None
     if step is None or step.kind not in kinds:
-        attempted = " or ".join(sorted(k.value for k in kinds))
-        raise StepOutOfOrder(attempted, awaiting)
+        numbers = [s.number for s in sop.steps if s.kind in kinds]
+        raise StepOutOfOrder(numbers[0] if len(numbers) == 1 else numbers, awaiting)
     needed_role = required_role or step.role
     if role != needed_role:
         raise WrongRole(step.number, needed_role, role)
