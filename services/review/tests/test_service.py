@@ -85,8 +85,8 @@ class Review:
             f"/cases/{case_id}/decision", json=body, headers=self.as_(role, subject)
         )
 
-    async def view(self, case_id: uuid.UUID) -> httpx.Response:
-        return await self.client.get(f"/cases/{case_id}")
+    async def view(self, case_id: uuid.UUID, role: str = "ka-tim-dokpim") -> httpx.Response:
+        return await self.client.get(f"/cases/{case_id}", headers=self.as_(role))
 
     async def opened_at(self, case_id: uuid.UUID, step: int, version: int) -> dict[str, Any]:
         """Wait until review awaits `step` with draft `version` (it came over NATS)."""
@@ -310,3 +310,9 @@ async def test_two_racing_approvals_store_one(review: Review) -> None:
         ReviewStepOpened.TYPE,
         DraftApproved.TYPE,
     ]
+
+
+async def test_reading_a_case_needs_a_token(review: Review) -> None:
+    """The case view shows drafts and reviewers' reasons: not for anonymous callers."""
+    response = await review.client.get(f"/cases/{uuid.uuid4()}")
+    assert response.status_code == 401

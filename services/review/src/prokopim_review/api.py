@@ -75,6 +75,6 @@ async def decide(
 
 
 @router.get("/cases/{case_id}")
-async def get_case(case_id: UUID, runtime: RuntimeDep) -> CaseView:
+async def get_case(case_id: UUID, _: CurrentActor, runtime: RuntimeDep) -> CaseView:
     """Return review's view of a case (404 when review has never seen it)."""
     return await load_view(runtime.store, runtime.catalog, case_id)
