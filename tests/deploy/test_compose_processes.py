@@ -10,8 +10,6 @@ The one-shot `migrate` runs first and must exit 0, as `service_completed_success
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
-import importlib.util
 import os
 import secrets
 import shutil
@@ -39,6 +37,7 @@ from .stack import (
     Launch,
     image_cmd,
     image_env,
+    launchable,
     local_launch,
     render_compose,
 )
@@ -78,12 +77,6 @@ def otlp_sink() -> Iterator[tuple[int, list[str]]]:
     thread.start()
     yield server.server_address[1], paths
     server.shutdown()
-
-
-def launchable(script: str) -> bool:
-    """Whether a console script is installed with a module behind it."""
-    entry_points = importlib.metadata.entry_points(group="console_scripts", name=script)
-    return any(importlib.util.find_spec(ep.module) is not None for ep in entry_points)
 
 
 def launch_of(
