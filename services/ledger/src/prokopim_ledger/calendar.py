@@ -52,6 +52,10 @@ class WorkingCalendar:
         object.__setattr__(self, "_zone", ZoneInfo(self.timezone))
 
     @property
+    def zone(self) -> ZoneInfo:
+        return self._zone
+
+    @property
     def day_seconds(self) -> float:
         """Length of one office day in seconds: what a standard of "1 day" means."""
         return _seconds(self.opens, self.closes)

@@ -1,0 +1,144 @@
+"""Wire the ledger: projections fed by the consumer, the routes, and its background loops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import Response
+from prokopim_events.db import Connection
+from prokopim_events.envelope import StoredEvent
+from prokopim_kit.runtime import Runtime, create_service_app
+from prokopim_sop import load_catalog
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from . import handlers
+from .alerts import Clock, system_clock, watch
+from .api import router
+from .config import Settings
+from .context import LedgerContext
+from .metrics import ledger_metrics
+from .projection import ledger_migrations
+
+log = logging.getLogger(__name__)
+SERVICE = "ledger"
+
+
+def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
+    """Build the ledger app; `clock` is what the SLA checks take as now (tests move it)."""
+    calendar = settings.calendar()
+    ledger = LedgerContext(
+        calendar=calendar,
+        clock=clock,
+        metrics=ledger_metrics(load_catalog(), calendar),
+        alert_interval=settings.ledger_alert_interval,
+        seal_interval=settings.ledger_seal_interval,
+    )
+
+    async def on_event(runtime: Runtime, event: StoredEvent, conn: Connection) -> None:
+        await handlers.on_event(ledger, runtime, event, conn)
+
+    app = create_service_app(
+        name=SERVICE,
+        router=router,
+        settings=settings,
+        on_event=on_event,
+        migrations=ledger_migrations(),
+        description="Audit trails and SLA against each step's standard time, from the store.",
+    )
+    app.state.ledger = ledger
+    if not any(getattr(route, "path", None) == "/metrics" for route in app.routes):
+        app.include_router(_metrics_router())
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with inner(app) as state:
+            runtime: Runtime = app.state.runtime
+            tasks = [asyncio.create_task(_alerts(runtime, ledger), name="ledger-sla")]
+            seal = _seal_pending()
+            if seal is not None:
+                tasks.append(asyncio.create_task(_seals(runtime, ledger, seal), name="seals"))
+            try:
+                yield state
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+async def _alerts(runtime: Runtime, ledger: LedgerContext) -> None:
+    async def refresh_gauges() -> None:
+        await update_gauges(runtime, ledger)
+
+    await watch(
+        runtime.pool,
+        runtime.store,
+        ledger.clock,
+        ledger.metrics,
+        ledger.alert_interval,
+        on_tick=refresh_gauges,
+    )
+
+
+async def update_gauges(runtime: Runtime, ledger: LedgerContext) -> None:
+    """Set the open-cases-per-step and lag gauges from the projections."""
+    async with runtime.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT sop_id, step, count(*) AS open FROM ledger_step_attempts"
+            " WHERE completed_at IS NULL GROUP BY sop_id, step"
+        )
+        lag = await conn.fetchval(
+            "SELECT coalesce((SELECT max(global_position) FROM events), 0)"
+            " - coalesce((SELECT max(global_position) FROM ledger_audit), 0)"
+        )
+    gauge = ledger.metrics.open_cases
+    gauge.clear()
+    for row in rows:
+        gauge.labels(row["sop_id"], str(row["step"])).set(row["open"])
+    ledger.metrics.lag.set(lag)
+
+
+SealFunction = Callable[..., Awaitable[Any]]
+
+
+def _seal_pending() -> SealFunction | None:
+    """Return `prokopim_events.seals.seal_pending` once the backbone provides it."""
+    try:
+        module = importlib.import_module("prokopim_events.seals")
+    except ImportError:
+        return None
+    function: SealFunction | None = getattr(module, "seal_pending", None)
+    return function
+
+
+async def _seals(runtime: Runtime, ledger: LedgerContext, seal: SealFunction) -> None:
+    """Seal the global order in periodic checkpoints (tamper evidence, see `prokopim verify`)."""
+    while True:
+        try:
+            async with runtime.pool.acquire() as conn:
+                await seal(conn)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sealing failed; retrying")
+        await asyncio.sleep(ledger.seal_interval)
+
+
+def _metrics_router() -> APIRouter:
+    # Until the service kit serves /metrics for every service.
+    metrics = APIRouter(tags=["ops"])
+
+    @metrics.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics

@@ -1,0 +1,18 @@
+"""What the ledger's routes, consumer and loops share in one process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .alerts import Clock
+from .calendar import WorkingCalendar
+from .metrics import LedgerMetrics
+
+
+@dataclass(frozen=True)
+class LedgerContext:
+    calendar: WorkingCalendar
+    clock: Clock
+    metrics: LedgerMetrics
+    alert_interval: float
+    seal_interval: float
