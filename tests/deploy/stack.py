@@ -7,7 +7,6 @@ process, so a test can run the system exactly as compose describes it, without a
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import json
 import os
@@ -202,9 +201,3 @@ def local_launch(
         env[key] = value
     env.update(overrides)
     return Launch(command, env)
-
-
-def launchable(script: str) -> bool:
-    """Whether a console script is installed with a module behind it."""
-    entry_points = importlib.metadata.entry_points(group="console_scripts", name=script)
-    return any(importlib.util.find_spec(ep.module) is not None for ep in entry_points)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from .image_build import build_stage, dockerignore, replay_build, split_mounts
-from .stack import ROOT, dockerfile_instructions, image_cmd, launchable
+from .stack import ROOT, dockerfile_instructions, image_cmd
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -59,8 +59,6 @@ def test_the_dependency_layer_sees_only_the_lock_and_the_root_project() -> None:
 def test_the_build_stage_yields_a_venv_that_runs_the_image_cmd_on_its_own(
     dockerfile: Path, tmp_path: Path
 ) -> None:
-    if dockerfile.parent.name == "ledger" and not launchable("prokopim-ledger"):
-        pytest.skip("until the ledger service lands")
     venv = tmp_path / "opt" / "venv"
     overrides = {
         "UV_PROJECT_ENVIRONMENT": str(venv),  # /opt/venv in the image
