@@ -65,37 +65,56 @@ class Assignment(BaseModel):
 
 
 class CaseEvent(Contract):
-    case_id: UUID
-    sop_id: str
-    sop_version: str
+    """Base of events about a case."""
+
+    case_id: UUID = Field(description="the case; its events live in stream `<service>-<case_id>`")
+    sop_id: str = Field(description="the SOP the case runs, e.g. `bdg-setda-010-2024`")
+    sop_version: str = Field(description="the SOP version the case started under")
 
 
 class StepCompleted(CaseEvent):
     """Base of events that complete a step."""
 
-    step: int
-    next_step: int | None
-    inputs: dict[str, str] = {}
-    outputs: list[str] = []
+    step: int = Field(description="the SOP step this event completes")
+    next_step: int | None = Field(description="the step the case goes to; null when it ends")
+    inputs: dict[str, str] = Field(
+        default={}, description="a reference or note per required input (kelengkapan) id"
+    )
+    outputs: list[str] = Field(default=[], description="the step's output ids")
 
 
 class StepOpened(CaseEvent):
     """A service took the case up at one of its steps (a hand-over or a rework)."""
 
-    step: int
-    reason: Literal["handover", "rework"]
-    cause_event_id: UUID
+    step: int = Field(description="the step the case is now waiting for")
+    reason: Literal["handover", "rework"] = Field(
+        description="`handover` from the previous service, `rework` after a rejection"
+    )
+    cause_event_id: UUID = Field(description="the event that handed the case over")
     case: CaseFile
     draft: Draft | None = None
 
 
 # --- intake ---------------------------------------------------------------------------
 class RequestReceived(StepCompleted):
+    """Intake registered a request letter and opened a case (step 1 of both SOPs).
+
+    Emitted by intake on `POST /cases` at the `receive-request` step: Bandung step 1 (the
+    general administrator receives the recording request with its script), Tangerang step 1
+    (the office administrator registers the agenda letter). Carries the case file.
+    """
+
     TYPE = "prokopim.intake.request-received.v1"
     case: CaseFile
 
 
 class DispositionGiven(StepCompleted):
+    """The head of section gave a disposition on the request (step 2 of both SOPs).
+
+    Emitted by intake on `POST /cases/{case_id}/disposition` at the `disposition` step:
+    Bandung step 2, Tangerang step 2. Hands the case to scheduling (`next_step`).
+    """
+
     TYPE = "prokopim.intake.disposition-given.v1"
     case: CaseFile
     instruction: str
@@ -103,10 +122,21 @@ class DispositionGiven(StepCompleted):
 
 # --- scheduling -------------------------------------------------------------------------
 class SchedulingStepOpened(StepOpened):
+    """Scheduling took a case up at one of its steps.
+
+    Emitted by scheduling when it consumes a hand-over to a scheduling step (Bandung step 3
+    after the disposition, Tangerang step 3). `cause_event_id` is the hand-over's event id.
+    """
+
     TYPE = "prokopim.scheduling.step-opened.v1"
 
 
 class ScheduleCoordinated(StepCompleted):
+    """The recording schedule was agreed (Bandung step 3, `coordinate-schedule`).
+
+    Emitted by scheduling on `POST /cases/{case_id}/schedule`.
+    """
+
     TYPE = "prokopim.scheduling.schedule-coordinated.v1"
     scheduled_at: datetime
     location: str
@@ -114,6 +144,12 @@ class ScheduleCoordinated(StepCompleted):
 
 
 class RequesterNotified(StepCompleted):
+    """The requester was told the schedule (Bandung step 4, `notify-requester`).
+
+    Emitted by scheduling on `POST /cases/{case_id}/notification`; standard time one working
+    day, the only step measured in days.
+    """
+
     TYPE = "prokopim.scheduling.requester-notified.v1"
     notification_id: UUID
     recipient: Requester
@@ -123,6 +159,12 @@ class RequesterNotified(StepCompleted):
 
 
 class StaffAssigned(StepCompleted):
+    """Staff were assigned to record or cover the activity (`assign-staff`).
+
+    Emitted by scheduling on `POST /cases/{case_id}/assignments`: Bandung step 5, Tangerang
+    step 3. Hands the case, with its file, to production.
+    """
+
     TYPE = "prokopim.scheduling.staff-assigned.v1"
     case: CaseFile
     assignments: list[Assignment]
@@ -131,21 +173,46 @@ class StaffAssigned(StepCompleted):
 
 # --- production -------------------------------------------------------------------------
 class ProductionStepOpened(StepOpened):
+    """Production took a case up: a hand-over, or a rework after a rejection.
+
+    Emitted by production when it consumes `StaffAssigned` (Bandung step 6, Tangerang step 4;
+    `reason="handover"`) or a `DraftRejected` sending the case back to a production step
+    (Bandung step 7, Tangerang step 4; `reason="rework"`, with the rejected `draft`).
+    """
+
     TYPE = "prokopim.production.step-opened.v1"
 
 
 class EquipmentPrepared(CaseEvent):
+    """The equipment checklist of a recording or coverage step was ticked.
+
+    Emitted by production on `POST /cases/{case_id}/equipment` before recording (Bandung
+    step 6) or covering (Tangerang step 4). Does not complete the step.
+    """
+
     TYPE = "prokopim.production.equipment-prepared.v1"
     step: int
     checklist: dict[str, bool]
 
 
 class RecordingMade(StepCompleted):
+    """The raw recording was made (Bandung step 6, `record`).
+
+    Emitted by production on `POST /cases/{case_id}/recording`; `files` are the raw material.
+    """
+
     TYPE = "prokopim.production.recording-made.v1"
     files: list[Attachment]
 
 
 class DraftProduced(StepCompleted):
+    """A new draft version was produced and handed to review.
+
+    Emitted by production on `POST /cases/{case_id}/drafts`: Bandung step 7 (`edit`),
+    Tangerang step 4 (`cover`: press release, photos, video). Each rework is a new `draft`
+    version.
+    """
+
     TYPE = "prokopim.production.draft-produced.v1"
     case: CaseFile
     draft: Draft
@@ -153,10 +220,24 @@ class DraftProduced(StepCompleted):
 
 # --- review -----------------------------------------------------------------------------
 class ReviewStepOpened(StepOpened):
+    """Review took a case up at one of its review levels.
+
+    Emitted by review when it consumes `DraftProduced` (Bandung step 8, Tangerang step 5) or a
+    `DraftRejected` at the second level sending the draft back to the first (Bandung 9 -> 8,
+    Tangerang 6 -> 5; `reason="rework"`).
+    """
+
     TYPE = "prokopim.review.step-opened.v1"
 
 
 class DraftApproved(StepCompleted):
+    """A reviewer approved the draft at one review level (`review`).
+
+    Emitted by review on `POST /cases/{case_id}/decision` with verdict `approve`: Bandung
+    steps 8 (level 1) and 9 (level 2), Tangerang steps 5 and 6. At the last level it hands the
+    case to publishing.
+    """
+
     TYPE = "prokopim.review.draft-approved.v1"
     case: CaseFile
     draft: Draft
@@ -166,6 +247,12 @@ class DraftApproved(StepCompleted):
 
 
 class DraftRejected(StepCompleted):
+    """A reviewer rejected the draft; `next_step` is where the case goes back.
+
+    Emitted by review on `POST /cases/{case_id}/decision` with verdict `reject` and a
+    `reason`: Bandung 8 -> 7 and 9 -> 8, Tangerang 5 -> 4 and 6 -> 5.
+    """
+
     TYPE = "prokopim.review.draft-rejected.v1"
     case: CaseFile
     draft: Draft
@@ -176,10 +263,22 @@ class DraftRejected(StepCompleted):
 
 # --- publishing -------------------------------------------------------------------------
 class PublishingStepOpened(StepOpened):
+    """Publishing took a case up after its last approval.
+
+    Emitted by publishing when it consumes the final `DraftApproved` (Bandung step 10,
+    Tangerang step 7).
+    """
+
     TYPE = "prokopim.publishing.step-opened.v1"
 
 
 class RecordingHandedOver(StepCompleted):
+    """The recording was handed to the requester; archiving is assigned.
+
+    Emitted by publishing on `POST /cases/{case_id}/handover`: Bandung step 10 (`hand-over`),
+    the last step (`next_step` is null). `archive_name` follows the SOP's records rule.
+    """
+
     TYPE = "prokopim.publishing.recording-handed-over.v1"
     recipient: Requester
     draft_version: int
@@ -188,6 +287,12 @@ class RecordingHandedOver(StepCompleted):
 
 
 class RecordingArchived(CaseEvent):
+    """The archivist filed the handed-over recording.
+
+    Emitted by publishing on `POST /cases/{case_id}/archive` after Bandung step 10, by the
+    role the hand-over named (`archivist_role`). Does not complete a step.
+    """
+
     TYPE = "prokopim.publishing.recording-archived.v1"
     step: int
     archive_name: str
@@ -195,6 +300,12 @@ class RecordingArchived(CaseEvent):
 
 
 class NewsPublished(StepCompleted):
+    """The approved coverage was published and emailed to the media outlets.
+
+    Emitted by publishing on `POST /cases/{case_id}/publication`: Tangerang step 7
+    (`publish`), the last step (`next_step` is null).
+    """
+
     TYPE = "prokopim.publishing.news-published.v1"
     website_url: str
     emailed_outlets: list[UUID]
@@ -209,6 +320,11 @@ class MediaOutlet(BaseModel):
 
 
 class MediaOutletRegistered(Contract):
+    """A media outlet was added to the section's mailing list.
+
+    Emitted by publishing on `POST /outlets` (stream `publishing-outlets`); not tied to a case.
+    """
+
     TYPE = "prokopim.publishing.media-outlet-registered.v1"
     outlet_id: UUID
     name: str
@@ -216,6 +332,11 @@ class MediaOutletRegistered(Contract):
 
 
 class MediaOutletUpdated(Contract):
+    """A media outlet's name or email changed.
+
+    Emitted by publishing on `PUT /outlets/{outlet_id}` (stream `publishing-outlets`).
+    """
+
     TYPE = "prokopim.publishing.media-outlet-updated.v1"
     outlet_id: UUID
     name: str
@@ -223,6 +344,12 @@ class MediaOutletUpdated(Contract):
 
 
 class MediaOutletDeactivated(Contract):
+    """A media outlet no longer receives publications.
+
+    Emitted by publishing on `POST /outlets/{outlet_id}/deactivate` (stream
+    `publishing-outlets`).
+    """
+
     TYPE = "prokopim.publishing.media-outlet-deactivated.v1"
     outlet_id: UUID
 
