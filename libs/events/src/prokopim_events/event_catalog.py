@@ -14,7 +14,7 @@ from typing import Any
 
 from .asyncapi import REGENERATE, REPO_ROOT, details, summary
 from .contracts import CONTRACTS, Contract, service_of
-from .samples import sample_event
+from .samples import PUBLISHER, sample_event
 from .topology import Topology
 
 CATALOG_PATH = REPO_ROOT / "docs" / "events.md"
@@ -31,7 +31,7 @@ def render_catalog(topology: Topology | None = None) -> str:
     for event_type, contract in CONTRACTS.items():
         anchor = event_type.replace(".", "")
         lines.append(
-            f"| [`{event_type}`](#{anchor}) | {service_of(event_type)} | {summary(contract)} |"
+            f"| [`{event_type}`](#{anchor}) | {publisher(event_type)} | {summary(contract)} |"
         )
     for event_type, contract in CONTRACTS.items():
         lines += ["", *_section(event_type, contract, topology, shared)]
@@ -95,6 +95,11 @@ def _fields_table(schema: dict[str, Any]) -> list[str]:
             f" {description} |"
         )
     return rows
+
+
+def publisher(event_type: str) -> str:
+    """Return the service that publishes an event type."""
+    return PUBLISHER.get(service_of(event_type), service_of(event_type))
 
 
 def type_name(node: dict[str, Any]) -> str:

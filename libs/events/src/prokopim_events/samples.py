@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
-from .contracts import CONTRACTS
+from .contracts import CONTRACTS, service_of
 from .envelope import Actor, StoredEvent
 
 BANDUNG = {"case_id": "0b7a3c1e-5f2d-4e8a-9c61-2d4f8e1a7b30", "sop_id": "bdg-setda-010-2024"}
@@ -41,6 +41,9 @@ _DRAFT = {
 _LETTER = {"request-letter": "dms://surat/800-1234", "script": "dms://naskah/800-1234"}
 _WITH_DISPOSITION = _LETTER | {"disposition-sheet": "dms://disposisi/800-1234"}
 _SCHEDULED = "2025-04-10T09:00:00+07:00"
+_SLA = {"step": 7, "attempt": 1, "role": "penata-liputan", "standard_seconds": 3600}
+_SLA |= {"assignees": [{"name": "Asep Sunandar", "role": "penata-liputan", "team": None}]}
+_SLA |= {"entered_at": "2025-04-07T02:22:30+00:00"}
 
 _DATA: dict[str, dict[str, Any]] = {
     "prokopim.intake.request-received.v1": BANDUNG
@@ -108,12 +111,36 @@ _DATA: dict[str, dict[str, Any]] = {
     "prokopim.publishing.media-outlet-updated.v1": {"outlet_id": OUTLET_ID}
     | {"name": "Tangerang Ekspres", "email": "newsroom@tangerangekspres.example.com"},
     "prokopim.publishing.media-outlet-deactivated.v1": {"outlet_id": OUTLET_ID},
+    "prokopim.sla.at-risk.v1": BANDUNG
+    | _SLA
+    | {"threshold": 0.75}
+    | {"crossed_at": "2025-04-07T03:07:30+00:00"},
+    "prokopim.sla.breached.v1": BANDUNG
+    | _SLA
+    | {"threshold": 1.0}
+    | {"crossed_at": "2025-04-07T03:22:30+00:00"},
 }
+_RINA = Actor(id="user-17", role="pengadministrasi-umum", name="Rina")
+_DEDI = Actor(id="user-42", role="ka-bagian", name="Dedi")
+_SARI = Actor(id="user-23", role="ka-tim-dokpim", name="Sari")
+_YUSUF = Actor(id="user-31", role="koordinator-kpp", name="Yusuf")
+_ASEP = Actor(id="user-56", role="penata-liputan", name="Asep")
 _ACTORS = {
-    "intake": Actor(id="user-17", role="pengadministrasi-umum", name="Rina"),
-    "publishing": Actor(id="user-42", role="ka-bagian", name="Dedi"),
+    "intake.request-received": _RINA,
+    "intake.disposition-given": _DEDI,
+    "scheduling.schedule-coordinated": _SARI,
+    "scheduling.requester-notified": _YUSUF,
+    "scheduling.staff-assigned": _SARI,
+    "production.equipment-prepared": _ASEP,
+    "production.recording-made": _ASEP,
+    "production.draft-produced": _ASEP,
+    "review.draft-approved": _DEDI,
+    "review.draft-rejected": _YUSUF,
+    "publishing.recording-handed-over": _DEDI,
+    "publishing.recording-archived": _RINA,
+    "publishing.news-published": Actor(id="user-64", role="tim-liputan", name="Fajar"),
 }
-_OPENED_BY = "step-opened"
+PUBLISHER = {"sla": "ledger"}  # the service publishing a type, where its name differs
 _EPOCH = datetime(2025, 4, 7, 1, 0, tzinfo=UTC)  # 08:00 in Jakarta
 _SAMPLES_NS = UUID("6f1c0f7e-2b1d-4c55-9a37-1d0f6c2b8e90")
 
@@ -129,12 +156,10 @@ def sample_event(event_type: str) -> StoredEvent:
     """Return a sample stored event of a type, with fixed ids, positions and times."""
     data = sample_data(event_type)
     position = list(CONTRACTS).index(event_type) + 1
-    service = event_type.split(".")[1]
+    service = PUBLISHER.get(service_of(event_type), service_of(event_type))
     stream = f"{service}-{data['case_id']}" if "case_id" in data else f"{service}-outlets"
-    if event_type.endswith(f".{_OPENED_BY}.v1"):
-        actor = Actor(id=service, role="system")
-    else:
-        actor = _ACTORS.get(service, Actor(id="user-23", role="ka-tim-dokpim", name="Sari"))
+    name = event_type.removeprefix("prokopim.").rsplit(".", 1)[0]
+    actor = _ACTORS.get(name, Actor(id=service, role="system"))
     occurred = _EPOCH + timedelta(minutes=7 * position)
     return StoredEvent(
         event_id=uuid5(_SAMPLES_NS, event_type),
