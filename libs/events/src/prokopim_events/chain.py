@@ -53,3 +53,30 @@ def content_digest(
 def chain(previous: bytes, digest: bytes) -> bytes:
     """Return the chain hash of an event given the chain hash before it."""
     return hashlib.sha256(previous + digest).digest()
+
+
+# The global order is sealed in ranges of positions (see `seals`). Each seal stores, besides
+# its hash, the first bytes of every sealed event's chain hash: the hash proves a range
+# intact, the fingerprints let a verifier name the position where it no longer is.
+FINGERPRINT_SIZE = 8
+
+
+def seal_hash(
+    previous: bytes, first_position: int, last_position: int, entries: list[tuple[int, bytes]]
+) -> bytes:
+    """Return the hash sealing the events (position, chain_hash) of one range, in order.
+
+    It covers the range's bounds, each present position with its event's chain hash (so a
+    rolled-back position is sealed as absent) and the previous seal's hash.
+    """
+    digest = hashlib.sha256(previous)
+    digest.update(first_position.to_bytes(8, "big") + last_position.to_bytes(8, "big"))
+    for position, chain_hash in entries:
+        digest.update(position.to_bytes(8, "big"))
+        digest.update(chain_hash)
+    return digest.digest()
+
+
+def fingerprints(entries: list[tuple[int, bytes]]) -> bytes:
+    """Return the leading bytes of each entry's chain hash, concatenated in order."""
+    return b"".join(chain_hash[:FINGERPRINT_SIZE] for _, chain_hash in entries)
