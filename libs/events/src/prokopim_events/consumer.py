@@ -14,6 +14,7 @@ subscriber is registered with `AckPolicy.MANUAL` and acks here.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -24,9 +25,13 @@ from faststream.nats.annotations import NatsMessage as InjectedMessage
 from faststream.nats.message import NatsMessage
 from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
+from . import telemetry
 from .db import Connection
 from .envelope import StoredEvent
+from .metrics import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_DURATION, REDELIVERIES, Outcome
 from .topology import Topology
 
 log = logging.getLogger(__name__)
@@ -101,12 +106,34 @@ class ExactlyOnceConsumer:
         """Handle one delivery: effect and dedupe in one transaction, then ack."""
         raw = msg.raw_message
         attempt = raw.metadata.num_delivered or 1
+        if attempt > 1:
+            REDELIVERIES.labels(self.name).inc()
         try:
             event = StoredEvent.from_json(raw.data)
         except Exception as error:  # unparseable: retrying cannot help
             await self._dead_letter(raw.subject, raw.data, None, error, attempt)
             await msg.ack()
             return
+        if not telemetry.tracing_active():
+            await self._handle(msg, event, attempt)
+            return
+        # The handler's own appends store this span's context, so the trace goes on.
+        with telemetry.tracer().start_as_current_span(
+            f"process {raw.subject}",
+            context=telemetry.context_from_headers(raw.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                **telemetry.message_attributes(event, raw.subject, "process"),
+                "messaging.consumer.group.name": self.name,
+                "messaging.message.delivery_count": attempt,
+            },
+        ):
+            await self._handle(msg, event, attempt)
+
+    async def _handle(self, msg: NatsMessage, event: StoredEvent, attempt: int) -> None:
+        raw = msg.raw_message
+        started = time.perf_counter()
+        first = False
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 first = await conn.fetchval(
@@ -118,16 +145,27 @@ class ExactlyOnceConsumer:
                 if first:
                     await self._handler(event, conn)
         except Exception as error:
+            self._observe(event.type, started)
+            if telemetry.tracing_active():
+                telemetry.record_error(trace.get_current_span(), error)
             if attempt >= self._retry.max_deliver:
                 await self._dead_letter(raw.subject, raw.data, event, error, attempt)
                 await msg.ack()
             else:
                 log.info("%s: %s failed (attempt %d): %s", self.name, event.type, attempt, error)
                 await msg.nack(delay=self._retry.delay(attempt))
+                EVENTS_CONSUMED.labels(self.name, event.type, Outcome.RETRIED).inc()
             return
         await msg.ack()
+        if first:
+            self._observe(event.type, started)
+        outcome = Outcome.PROCESSED if first else Outcome.DUPLICATE
+        EVENTS_CONSUMED.labels(self.name, event.type, outcome).inc()
         if first and self._after_commit is not None:
             self._after_commit()
+
+    def _observe(self, event_type: str, started: float) -> None:
+        HANDLER_DURATION.labels(self.name, event_type).observe(time.perf_counter() - started)
 
     async def _dead_letter(
         self,
@@ -170,3 +208,5 @@ class ExactlyOnceConsumer:
                 "Prokopim-Attempts": str(attempts),
             },
         )
+        DEAD_LETTERS.labels(self.name).inc()
+        EVENTS_CONSUMED.labels(self.name, event_type, Outcome.DEAD_LETTERED).inc()

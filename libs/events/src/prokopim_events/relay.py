@@ -18,8 +18,12 @@ import zlib
 import asyncpg
 import nats.errors
 from nats.js import JetStreamContext
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
 
+from . import telemetry
 from .envelope import StoredEvent
+from .metrics import EVENTS_PUBLISHED, RELAY_LAG
 from .store import Checkpoint, EventStore
 from .topology import Topology
 
@@ -104,15 +108,25 @@ class Relay:
                 checkpoint = page.checkpoint
                 await self._save_checkpoint(conn, checkpoint)
                 self.published += len(page.events)
+                for event in page.events:
+                    EVENTS_PUBLISHED.labels(event.type).inc()
+                await self._measure_lag(conn, checkpoint)
                 continue
             # Events committed behind an older transaction still running are not readable
             # yet, and the commit that frees them may send no wake-up: look again soon.
             held_back = await self._store.held_back(checkpoint)
+            if held_back:
+                await self._measure_lag(conn, checkpoint)
+            else:
+                RELAY_LAG.set(0)  # every readable event is published
             await _wait_any(
                 self._held_back_interval if held_back else self._poll_interval, self._wake, stop
             )
 
     async def _publish(self, events: list[StoredEvent]) -> None:
+        if telemetry.tracing_active():
+            await self._publish_traced(events)
+            return
         futures = []
         for event in events:
             headers = {"Nats-Msg-Id": str(event.event_id)}
@@ -125,6 +139,39 @@ class Relay:
             )
         # A lost ack would otherwise hang the leader forever, holding the lock.
         await asyncio.wait_for(asyncio.gather(*futures), self._ack_timeout)
+
+    async def _publish_traced(self, events: list[StoredEvent]) -> None:
+        """Publish with a span per event, child of the event's stored trace context."""
+        tracer = telemetry.tracer()
+        spans: list[Span] = []
+        futures = []
+        try:
+            for event in events:
+                subject = self._topology.subject(event.type)
+                span = tracer.start_span(
+                    f"publish {subject}",
+                    context=telemetry.context_from_traceparent(event.traceparent),
+                    kind=SpanKind.PRODUCER,
+                    attributes=telemetry.message_attributes(event, subject, "send"),
+                )
+                spans.append(span)
+                headers = {"Nats-Msg-Id": str(event.event_id)}
+                telemetry.inject_into(headers, trace.set_span_in_context(span))
+                futures.append(
+                    await self._js.publish_async(subject, event.to_json(), headers=headers)
+                )
+            await asyncio.wait_for(asyncio.gather(*futures), self._ack_timeout)
+        except BaseException as error:
+            for span in spans:
+                telemetry.record_error(span, error)
+            raise
+        finally:
+            for span in spans:
+                span.end()
+
+    async def _measure_lag(self, conn: asyncpg.Connection, checkpoint: Checkpoint) -> None:
+        head = await conn.fetchval("SELECT coalesce(max(global_position), 0) FROM events")
+        RELAY_LAG.set(max(0, head - checkpoint.global_position))
 
     async def _load_checkpoint(self, conn: asyncpg.Connection) -> Checkpoint:
         row = await conn.fetchrow(

@@ -8,17 +8,36 @@ import os
 import signal
 
 import nats
+from prometheus_client import start_http_server
 
 from .db import connect, create_pool
 from .migrations import backbone_migrations, migrate
 from .relay import Relay
-from .settings import BackboneSettings
+from .settings import RelaySettings
 from .store import EventStore
+from .telemetry import flush_tracing, setup_tracing
 from .topology import Topology, ensure_streams
 
+log = logging.getLogger(__name__)
 
-async def run(settings: BackboneSettings) -> None:
+
+def serve_metrics(settings: RelaySettings) -> None:
+    """Serve Prometheus `/metrics` on METRICS_PORT from a background thread."""
+    if settings.metrics_port == 0:
+        return
+    try:
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
+    except OSError as error:
+        # Relaying matters more than its metrics: say so loudly, keep going.
+        log.error("relay metrics not served: METRICS_PORT %s: %s", settings.metrics_port, error)
+        return
+    log.info("relay metrics on http://%s:%s/metrics", settings.metrics_host, settings.metrics_port)
+
+
+async def run(settings: RelaySettings) -> None:
     """Migrate, ensure the streams, and relay until SIGTERM or SIGINT."""
+    setup_tracing("prokopim-relay")
+    serve_metrics(settings)
     conn = await connect(settings.database_url)
     try:
         await migrate(conn, backbone_migrations())
@@ -38,19 +57,20 @@ async def run(settings: BackboneSettings) -> None:
         js,
         topology,
         dsn=settings.database_url,
-        name=os.environ.get("PROKOPIM_RELAY_NAME", "default"),
+        name=settings.prokopim_relay_name,
     )
     try:
         await relay.run(stop)
     finally:
         await nc.drain()
         await pool.close()
+        flush_tracing()
 
 
 def main() -> None:
     """Entry point of the `prokopim-relay` command."""
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
-    asyncio.run(run(BackboneSettings()))
+    asyncio.run(run(RelaySettings()))
 
 
 if __name__ == "__main__":

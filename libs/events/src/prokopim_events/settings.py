@@ -19,3 +19,17 @@ class BackboneSettings(BaseSettings):
     prokopim_namespace: str = Field(
         default="", description="prefix for NATS subjects and streams (tests use their own)"
     )
+
+
+class RelaySettings(BackboneSettings):
+    """What the relay process reads besides the backbone: its name and metrics port."""
+
+    prokopim_relay_name: str = Field(
+        default="default",
+        min_length=1,
+        description="PROKOPIM_RELAY_NAME: relays of one name elect a single active one",
+    )
+    metrics_port: int = Field(
+        default=9400, ge=0, le=65535, description="METRICS_PORT of /metrics (0: not served)"
+    )
+    metrics_host: str = Field(default="0.0.0.0", description="METRICS_HOST to listen on")

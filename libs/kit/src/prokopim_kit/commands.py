@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
 
+from prokopim_events import telemetry
 from prokopim_events.contracts import Contract, parse
 from prokopim_events.db import Connection
 from prokopim_events.envelope import Actor, NewEvent, StoredEvent
@@ -42,8 +43,15 @@ def to_new_events(
     traceparent: str | None = None,
     event_ids: Sequence[UUID] | None = None,
 ) -> list[NewEvent]:
-    """Wrap decided contracts in envelopes (a cause links correlation and causation)."""
+    """Wrap decided contracts in envelopes (a cause links correlation and causation).
+
+    The trace context stored is, in order: the one given, the current span's (the HTTP
+    request or the consumed message deciding these events), the cause's.
+    """
     occurred_at = now or datetime.now(UTC)
+    traceparent = (
+        traceparent or telemetry.current_traceparent() or (cause.traceparent if cause else None)
+    )
     ids = list(event_ids) if event_ids is not None else [uuid.uuid4() for _ in contracts]
     return [
         NewEvent(
@@ -54,7 +62,7 @@ def to_new_events(
             actor=actor,
             correlation_id=cause.correlation_id if cause else None,
             causation_id=cause.event_id if cause else None,
-            traceparent=traceparent or (cause.traceparent if cause else None),
+            traceparent=traceparent,
         )
         for event_id, contract in zip(ids, contracts, strict=True)
     ]
@@ -79,6 +87,27 @@ async def append(
     conn: Connection | None = None,
 ) -> list[int]:
     """Append at `version`, turning a lost race into ConcurrentChange."""
+    if not telemetry.tracing_active():
+        return await _append(store, stream_id, version, events, case_id, conn)
+    with telemetry.tracer().start_as_current_span(
+        "append",
+        attributes={
+            "prokopim.stream.id": stream_id,
+            "prokopim.stream.expected_version": version,
+            "prokopim.event.types": [event.type for event in events],
+        },
+    ):
+        return await _append(store, stream_id, version, events, case_id, conn)
+
+
+async def _append(
+    store: EventStore,
+    stream_id: str,
+    version: int,
+    events: Sequence[NewEvent],
+    case_id: object,
+    conn: Connection | None,
+) -> list[int]:
     try:
         return await store.append(stream_id, version, events, conn=conn)
     except WrongExpectedVersion as error:

@@ -19,17 +19,27 @@ from prokopim_events.envelope import StoredEvent
 from prokopim_events.migrations import Migration, backbone_migrations, migrate, migrations_done
 from prokopim_events.settings import BackboneSettings
 from prokopim_events.store import EventStore
+from prokopim_events.telemetry import flush_tracing
 from prokopim_events.topology import Topology, ensure_streams
 from prokopim_sop import SopCatalog, load_catalog
+from pydantic import Field
 
 from .auth import AuthSettings
 from .errors import CommandRejected
+from .metrics import add_metrics, record_outcome
+from .telemetry import instrument_app
 
 log = logging.getLogger(__name__)
 
 
 class ServiceSettings(BackboneSettings, AuthSettings):
     """Everything a service reads from its environment."""
+
+    shutdown_grace_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="SHUTDOWN_GRACE_SECONDS: how long a stopping service lets handlers finish",
+    )
 
 
 @dataclass
@@ -64,47 +74,44 @@ def create_service_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(settings.database_url, max_size=10)
-        async with pool.acquire() as conn:
-            await migrate(conn, all_migrations)
-        topology = Topology(namespace=settings.prokopim_namespace)
-        nc = await nats.connect(settings.nats_url)
-        await ensure_streams(nc.jetstream(), topology)
-        await nc.close()
-        broker = NatsBroker(settings.nats_url, logger=log)
-        store = await EventStore.connect(settings.database_url, max_size=5)
-        runtime = Runtime(name, settings, pool, store, broker, topology, load_catalog())
-        if on_event is not None:
-
-            async def handle(event: StoredEvent, conn: Connection) -> None:
-                await on_event(runtime, event, conn)
-
-            consumer_name = "-".join(filter(None, [settings.prokopim_namespace, name]))
-            ExactlyOnceConsumer(
-                name=consumer_name,
-                pool=pool,
-                handler=handle,
-                topology=topology,
-                broker=broker,
-                after_commit=store.wake_relay,
-            ).register()
-        await broker.start()
-        if on_startup is not None:
-            await on_startup(runtime)
-        app.state.runtime = runtime
-        try:
+        # Each resource is released in reverse order, also when a later step of startup fails.
+        async with contextlib.AsyncExitStack() as stack:
+            stack.callback(flush_tracing)
+            pool = await create_pool(settings.database_url, max_size=10)
+            stack.push_async_callback(pool.close)
+            async with pool.acquire() as conn:
+                await migrate(conn, all_migrations)
+            topology = Topology(namespace=settings.prokopim_namespace)
+            nc = await nats.connect(settings.nats_url)
+            try:
+                await ensure_streams(nc.jetstream(), topology)
+            finally:
+                await nc.close()
+            # On stop the broker fetches no more and waits up to graceful_timeout for the
+            # handlers in flight; a message still unacked after that is redelivered.
+            broker = NatsBroker(
+                settings.nats_url, logger=log, graceful_timeout=settings.shutdown_grace_seconds
+            )
+            store = await EventStore.connect(settings.database_url, max_size=5)
+            stack.push_async_callback(store.close)
+            runtime = Runtime(name, settings, pool, store, broker, topology, load_catalog())
+            if on_event is not None:
+                _consume(runtime, on_event)
+            stack.push_async_callback(broker.stop)
+            await broker.start()
+            if on_startup is not None:
+                await on_startup(runtime)
+            app.state.runtime = runtime
             yield
-        finally:
-            await broker.stop()
-            await store.close()
-            await pool.close()
 
     app = FastAPI(title=f"prokopim {name}", description=description, lifespan=lifespan)
     app.state.auth = settings
     app.include_router(router)
+    add_metrics(app, name)
 
     @app.exception_handler(CommandRejected)
-    async def rejected(_: Request, error: CommandRejected) -> JSONResponse:
+    async def rejected(request: Request, error: CommandRejected) -> JSONResponse:
+        record_outcome(request, error.code)
         return JSONResponse(error.body(), status_code=error.status)
 
     @app.get("/healthz", tags=["ops"])
@@ -125,7 +132,25 @@ def create_service_app(
         ready = all(checks.values())
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
+    instrument_app(app, name)
     return app
+
+
+def _consume(runtime: Runtime, on_event: EventReaction) -> None:
+    """Register the service's durable consumer, `<namespace>-<service>`."""
+
+    async def handle(event: StoredEvent, conn: Connection) -> None:
+        await on_event(runtime, event, conn)
+
+    settings = runtime.settings
+    ExactlyOnceConsumer(
+        name="-".join(filter(None, [settings.prokopim_namespace, runtime.name])),
+        pool=runtime.pool,
+        handler=handle,
+        topology=runtime.topology,
+        broker=runtime.broker,
+        after_commit=runtime.store.wake_relay,
+    ).register()
 
 
 def runtime_of(request: Request) -> Runtime:
