@@ -14,7 +14,7 @@ from nats.aio.client import Client as NatsClient
 from prokopim_cli.flows import request_body
 from prokopim_cli.infra import Infra
 from prokopim_events.topology import Topology
-from prokopim_intake.app import create_app
+from prokopim_intake.app import create_app  # type: ignore[import-untyped]
 from prokopim_kit.auth import issue_token
 from prokopim_kit.runtime import Runtime, ServiceSettings, create_service_app
 from prokopim_sop import load_catalog
@@ -57,7 +57,8 @@ async def commands(http: httpx.AsyncClient, command: str, outcome: str) -> float
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     labels = {"service": "intake", "command": command, "outcome": outcome}
-    return sample(response.text, "prokopim_commands_total", labels)
+    value: float = sample(response.text, "prokopim_commands_total", labels)
+    return value
 
 
 async def test_metrics_count_commands_by_outcome(client: httpx.AsyncClient) -> None:
