@@ -16,10 +16,12 @@ from prokopim_sop import load_catalog
 from .flows import Driver, run_case
 from .infra import running_infra
 from .localsinks import local_sinks
+from .replay import replay
 from .system import DEFAULT_PORTS, SERVICES, start_system
 from .trail import case_history, format_trail
 
 app = typer.Typer(help="prokopim: SOPs of a leader protocol & communication office.")
+app.command("replay")(replay)
 
 DEMO_SOPS = {"bandung": "bdg-setda-010-2024", "tangerang": "tgr-58-2025"}
 DEMO_REJECTIONS = {"bandung": {8: 1}, "tangerang": {5: 1, 6: 1}}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-SERVICES = ("intake", "scheduling", "production", "review", "publishing")
+SERVICES = ("intake", "scheduling", "production", "review", "publishing", "ledger")
 DEFAULT_PORTS = {name: 8001 + i for i, name in enumerate(SERVICES)}
 
 

@@ -6,15 +6,16 @@ from datetime import time
 
 from prokopim_kit.runtime import ServiceSettings
 from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .calendar import JAKARTA, WorkingCalendar, parse_days
 
 
-class Settings(ServiceSettings):
-    """Backbone and auth settings, the office's working-time calendar, and loop periods."""
+class CalendarSettings(BaseSettings):
+    """The office's working-time calendar (env LEDGER_OFFICE_OPENS, LEDGER_WORKING_DAYS, ...)."""
 
-    host: str = "127.0.0.1"
-    port: int = 8006
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
     ledger_timezone: str = JAKARTA
     ledger_office_opens: time = Field(default=time(8, 0), description="e.g. 07:30")
     ledger_office_closes: time = Field(default=time(16, 0), description="e.g. 16:00")
@@ -27,8 +28,6 @@ class Settings(ServiceSettings):
     ledger_package_collective_leave: bool = Field(
         default=True, description="also skip the joint leave days the holidays package knows"
     )
-    ledger_alert_interval: float = Field(default=1.0, gt=0, description="SLA check period (s)")
-    ledger_seal_interval: float = Field(default=5.0, gt=0, description="seal period (s)")
 
     def calendar(self) -> WorkingCalendar:
         """Return the working-time calendar these settings describe."""
@@ -41,3 +40,12 @@ class Settings(ServiceSettings):
             collective_leave=parse_days(self.ledger_collective_leave),
             package_collective_leave=self.ledger_package_collective_leave,
         )
+
+
+class Settings(ServiceSettings, CalendarSettings):
+    """Backbone and auth settings, the calendar, where to listen, and loop periods."""
+
+    host: str = "127.0.0.1"
+    port: int = 8006
+    ledger_alert_interval: float = Field(default=1.0, gt=0, description="SLA check period (s)")
+    ledger_seal_interval: float = Field(default=5.0, gt=0, description="seal period (s)")

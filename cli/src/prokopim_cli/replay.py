@@ -1,0 +1,54 @@
+"""`prokopim replay`: drop and rebuild every ledger projection from the event store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import typer
+from prokopim_events.db import connect
+from prokopim_events.migrations import backbone_migrations, migrate
+from prokopim_ledger.config import CalendarSettings
+from prokopim_ledger.projection import ledger_migrations
+from prokopim_ledger.rebuild import RebuildStats, rebuild
+from prokopim_sop import load_catalog
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+PHASES = {"audit": "audit trail", "sla": "step attempts"}
+
+
+def replay(
+    database_url: str = typer.Option(
+        os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        help="the event store (env DATABASE_URL)",
+    ),
+) -> None:
+    """Rebuild the ledger's audit, step-attempt and case projections from the store."""
+    console = Console()
+    stats = asyncio.run(_replay(database_url, console))
+    console.print(
+        f"replayed {stats.events:,} events ({stats.cases:,} cases, {stats.attempts:,} step"
+        f" attempts) in {stats.seconds:.2f}s: {stats.events_per_second:,.0f} events/s"
+    )
+
+
+async def _replay(database_url: str, console: Console) -> RebuildStats:
+    conn = await connect(database_url)
+    try:
+        await migrate(conn, [*backbone_migrations(), *ledger_migrations()])
+        columns = (
+            TextColumn("{task.description:<14}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console) as progress:
+            tasks = {phase: progress.add_task(label, total=None) for phase, label in PHASES.items()}
+
+            def advance(phase: str, done: int, total: int) -> None:
+                progress.update(tasks[phase], completed=done, total=total)
+
+            return await rebuild(conn, load_catalog(), CalendarSettings().calendar(), advance)
+    finally:
+        await conn.close()
