@@ -82,6 +82,8 @@ def ledger_app(infra: Infra, database_url: str, topology: Topology, clock: Clock
         prokopim_namespace=topology.namespace,
         jwt_secret=SECRET,
         ledger_alert_interval=0.05,
+        ledger_seal_interval=0.1,
+        ledger_seal_range=1,
     )
     return create_app(settings, clock=clock)
 
@@ -176,6 +178,8 @@ async def test_alerts_are_published_once_across_a_restart(
                 'prokopim_sla_breaches_total{role="kepala-bagian",sop="tgr-58-2025",step="2"}'
                 in (metrics)
             )
+        # the ledger seals the global order as it goes (tamper evidence)
+        await eventually(lambda: pool.fetchval("SELECT count(*) FROM event_seals"), "a seal")
     assert await alerts() == ["at-risk", "breached"]
     expected = {str(alert_id(case_id, 2, 1, t)) for t in ("at-risk", "breached")}
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 from prokopim_events.db import Connection
 from prokopim_events.envelope import StoredEvent
+from prokopim_events.seals import seal_pending
 from prokopim_kit.runtime import Runtime, create_service_app
 from prokopim_sop import load_catalog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -38,6 +38,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         metrics=ledger_metrics(load_catalog(), calendar),
         alert_interval=settings.ledger_alert_interval,
         seal_interval=settings.ledger_seal_interval,
+        seal_range=settings.ledger_seal_range,
     )
 
     async def on_event(runtime: Runtime, event: StoredEvent, conn: Connection) -> None:
@@ -61,9 +62,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         async with inner(app) as state:
             runtime: Runtime = app.state.runtime
             tasks = [asyncio.create_task(_alerts(runtime, ledger), name="ledger-sla")]
-            seal = _seal_pending()
-            if seal is not None:
-                tasks.append(asyncio.create_task(_seals(runtime, ledger, seal), name="seals"))
+            tasks.append(asyncio.create_task(_seals(runtime, ledger), name="ledger-seals"))
             try:
                 yield state
             finally:
@@ -107,25 +106,12 @@ async def update_gauges(runtime: Runtime, ledger: LedgerContext) -> None:
     ledger.metrics.lag.set(lag)
 
 
-SealFunction = Callable[..., Awaitable[Any]]
-
-
-def _seal_pending() -> SealFunction | None:
-    """Return `prokopim_events.seals.seal_pending` once the backbone provides it."""
-    try:
-        module = importlib.import_module("prokopim_events.seals")
-    except ImportError:
-        return None
-    function: SealFunction | None = getattr(module, "seal_pending", None)
-    return function
-
-
-async def _seals(runtime: Runtime, ledger: LedgerContext, seal: SealFunction) -> None:
+async def _seals(runtime: Runtime, ledger: LedgerContext) -> None:
     """Seal the global order in periodic checkpoints (tamper evidence, see `prokopim verify`)."""
     while True:
         try:
             async with runtime.pool.acquire() as conn:
-                await seal(conn)
+                await seal_pending(conn, range_size=ledger.seal_range)
         except asyncio.CancelledError:
             raise
         except Exception:

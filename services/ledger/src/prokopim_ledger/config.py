@@ -49,3 +49,4 @@ class Settings(ServiceSettings, CalendarSettings):
     port: int = 8006
     ledger_alert_interval: float = Field(default=1.0, gt=0, description="SLA check period (s)")
     ledger_seal_interval: float = Field(default=5.0, gt=0, description="seal period (s)")
+    ledger_seal_range: int = Field(default=1000, ge=1, description="positions per seal")

@@ -16,3 +16,4 @@ class LedgerContext:
     metrics: LedgerMetrics
     alert_interval: float
     seal_interval: float
+    seal_range: int
