@@ -8,14 +8,12 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import Response
+from fastapi import FastAPI
 from prokopim_events.db import Connection
 from prokopim_events.envelope import StoredEvent
 from prokopim_events.seals import seal_pending
 from prokopim_kit.runtime import Runtime, create_service_app
 from prokopim_sop import load_catalog
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import handlers
 from .alerts import Clock, system_clock, watch
@@ -53,8 +51,6 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         description="Audit trails and SLA against each step's standard time, from the store.",
     )
     app.state.ledger = ledger
-    if not any(getattr(route, "path", None) == "/metrics" for route in app.routes):
-        app.include_router(_metrics_router())
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
@@ -117,14 +113,3 @@ async def _seals(runtime: Runtime, ledger: LedgerContext) -> None:
         except Exception:
             log.exception("sealing failed; retrying")
         await asyncio.sleep(ledger.seal_interval)
-
-
-def _metrics_router() -> APIRouter:
-    # Until the service kit serves /metrics for every service.
-    metrics = APIRouter(tags=["ops"])
-
-    @metrics.get("/metrics")
-    async def prometheus() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    return metrics
