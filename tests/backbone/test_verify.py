@@ -7,7 +7,11 @@ with database access would; each change must be caught and named precisely.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -15,6 +19,7 @@ from prokopim_events.db import connect
 from prokopim_events.envelope import NewEvent
 from prokopim_events.seals import build_seal, seal_pending
 from prokopim_events.store import EventStore
+from prokopim_events.verify import VerifyReport, verify_store
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +144,256 @@ async def test_a_range_with_an_uncommitted_event_waits_for_its_commit(
     (first, _) = await seals_of(conn)
     assert list(first["gaps"]) == []  # position 4 is sealed with its event
     await assert_seals_match_events(conn)
+
+
+# --- tampering ----------------------------------------------------------------------------
+
+# Every column of an event row but its position (an identity column cannot be updated).
+ROW = "event_id, stream_id, stream_version, type, data, metadata, occurred_at, chain_hash"
+
+
+async def tamper(conn: asyncpg.Connection, sql: str, *args: Any) -> None:
+    """Run `sql` as a superuser with the append-only trigger disabled, as an insider could."""
+    async with conn.transaction():
+        await conn.execute("ALTER TABLE events DISABLE TRIGGER events_append_only")
+        await conn.execute(sql, *args)
+        await conn.execute("ALTER TABLE events ENABLE TRIGGER events_append_only")
+
+
+async def position_of(conn: asyncpg.Connection, stream_id: str, version: int) -> int:
+    position: int = await conn.fetchval(
+        "SELECT global_position FROM events WHERE stream_id = $1 AND stream_version = $2",
+        stream_id,
+        version,
+    )
+    return position
+
+
+async def swap_rows(conn: asyncpg.Connection, first: int, second: int) -> None:
+    """Make the events at two positions trade places (every column but the position)."""
+    rows = {
+        r["global_position"]: r
+        for r in await conn.fetch(
+            f"SELECT global_position, {ROW} FROM events WHERE global_position = ANY($1)",
+            [first, second],
+        )
+    }
+    assignment = ", ".join(f"{column} = ${i + 2}" for i, column in enumerate(ROW.split(", ")))
+    update = f"UPDATE events SET {assignment} WHERE global_position = $1"
+    # Out of the way first: event ids and (stream, version) are unique.
+    await tamper(
+        conn,
+        "UPDATE events SET event_id = gen_random_uuid(), stream_id = 'swapping'"
+        " WHERE global_position = $1",
+        first,
+    )
+    await tamper(conn, update, second, *list(rows[first])[1:])
+    await tamper(conn, update, first, *list(rows[second])[1:])
+
+
+@pytest.fixture
+async def sealed_store(
+    store: EventStore, conn: asyncpg.Connection, new_event: NewEventFactory
+) -> asyncpg.Connection:
+    """Four cases of four events, interleaved (positions 1..16) and sealed in ranges of 8;
+    then a rolled-back position (17) and two cases of three events (18..23), not sealed."""
+    await append_cases(store, new_event, cases=4, steps=4)
+    assert await seal_pending(conn, range_size=8) == 2
+    async with store.pool.acquire() as writer:
+        transaction = writer.transaction()
+        await transaction.start()
+        await store.append("never", 0, [new_event()], conn=writer)
+        await transaction.rollback()
+    await append_cases(store, new_event, cases=2, steps=3, prefix="late")
+    assert await seal_pending(conn, range_size=8) == 0
+    return conn
+
+
+def assert_first_problem(
+    report: VerifyReport, kind: str, position: int | None, stream: str | None, version: int | None
+) -> None:
+    problem = report.first_problem
+    assert problem is not None, report.summary()
+    assert (problem.kind, problem.global_position, problem.stream_id, problem.stream_version) == (
+        kind,
+        position,
+        stream,
+        version,
+    ), report.summary()
+    assert report.summary().startswith(f"TAMPERED: {kind} at ")
+
+
+async def test_an_untouched_store_verifies_ok(sealed_store: asyncpg.Connection) -> None:
+    report = await verify_store(sealed_store)
+
+    assert report.ok, report.summary()
+    assert (report.events, report.streams, report.seals) == (22, 6, 2)
+    assert (report.sealed_up_to, report.unsealed_events, report.problems) == (16, 6, 0)
+    assert report.summary().startswith("OK: 22 events in 6 streams")
+
+
+@pytest.mark.parametrize("sealed", [True, False], ids=["sealed", "unsealed"])
+async def test_changed_data_is_named(sealed_store: asyncpg.Connection, sealed: bool) -> None:
+    stream, version = ("case-2", 2) if sealed else ("late-1", 3)
+    position = await position_of(sealed_store, stream, version)
+    assert (position <= 16) == sealed
+
+    await tamper(
+        sealed_store,
+        "UPDATE events SET data = data || '{\"step\": 99}' WHERE global_position = $1",
+        position,
+    )
+
+    report = await verify_store(sealed_store)
+    assert_first_problem(report, "content changed", position, stream, version)
+    assert report.problems == 1
+
+
+async def test_a_deleted_event_is_named_with_its_position(
+    sealed_store: asyncpg.Connection,
+) -> None:
+    position = await position_of(sealed_store, "case-3", 2)  # sealed, mid-stream
+
+    await tamper(sealed_store, "DELETE FROM events WHERE global_position = $1", position)
+
+    report = await verify_store(sealed_store)
+    assert_first_problem(report, "missing", position, "case-3", 2)
+    assert report.problems == 1
+
+
+async def test_a_deleted_unsealed_event_is_named_by_stream_and_neighbours(
+    sealed_store: asyncpg.Connection,
+) -> None:
+    before, position, after = [await position_of(sealed_store, "late-0", v) for v in (1, 2, 3)]
+    assert before > 16  # after the last seal
+
+    await tamper(sealed_store, "DELETE FROM events WHERE global_position = $1", position)
+
+    report = await verify_store(sealed_store)
+    assert_first_problem(report, "missing", None, "late-0", 2)
+    assert f"between global positions {before} and {after}" in report.summary()
+
+
+async def test_a_deleted_newest_event_of_a_stream_is_caught_by_its_seal(
+    store: EventStore, conn: asyncpg.Connection, new_event: NewEventFactory
+) -> None:
+    await append_cases(store, new_event, cases=2, steps=3)  # 1..6: case-1's last is 6
+    await seal_pending(conn, range_size=6)
+
+    await tamper(conn, "DELETE FROM events WHERE global_position = 6")
+
+    report = await verify_store(conn)
+    assert_first_problem(report, "missing", 6, None, None)
+    assert "seal 1 recorded an event here" in report.summary()
+
+
+async def test_two_events_of_different_streams_swapped_are_named(
+    sealed_store: asyncpg.Connection,
+) -> None:
+    first = await position_of(sealed_store, "case-1", 2)  # 6
+    second = await position_of(sealed_store, "case-3", 3)  # 12: another seal's range
+
+    await swap_rows(sealed_store, first, second)
+
+    report = await verify_store(sealed_store)
+    # The event each seal finds in its range is a stranger to it (seals hold no event ids),
+    # and each stream now has an event before its predecessor: four findings.
+    assert_first_problem(report, "content changed", first, "case-3", 3)
+    assert report.problems == 4
+
+
+async def test_two_events_swapped_inside_one_seal_are_named_as_reordered(
+    sealed_store: asyncpg.Connection,
+) -> None:
+    first = await position_of(sealed_store, "case-0", 1)  # 1
+    second = await position_of(sealed_store, "case-2", 1)  # 3
+
+    await swap_rows(sealed_store, first, second)
+
+    report = await verify_store(sealed_store)
+    # Both streams' chains and orders still hold: only the seal sees it.
+    assert_first_problem(report, "order changed", first, "case-2", 1)
+    assert f"recorded this event at position {second}" in report.summary()
+    assert report.problems == 2
+
+
+async def test_two_events_of_one_stream_swapped_are_named_without_seals(
+    sealed_store: asyncpg.Connection,
+) -> None:
+    first = await position_of(sealed_store, "late-1", 2)
+    second = await position_of(sealed_store, "late-1", 3)
+    assert first > 16
+
+    await swap_rows(sealed_store, first, second)
+
+    report = await verify_store(sealed_store)
+    assert_first_problem(report, "order changed", first, "late-1", 3)
+
+
+async def test_swapped_contents_are_named_at_the_earlier_position(
+    sealed_store: asyncpg.Connection,
+) -> None:
+    first = await position_of(sealed_store, "case-0", 2)
+    second = await position_of(sealed_store, "case-1", 2)
+
+    await tamper(
+        sealed_store,
+        "UPDATE events e SET data = o.data FROM events o"
+        " WHERE (e.global_position, o.global_position) IN (($1, $2), ($2, $1))",
+        first,
+        second,
+    )
+
+    report = await verify_store(sealed_store)
+    assert_first_problem(report, "content changed", first, "case-0", 2)
+    assert report.problems == 2
+
+
+async def test_an_altered_seal_is_caught(sealed_store: asyncpg.Connection) -> None:
+    async with sealed_store.transaction():
+        await sealed_store.execute("ALTER TABLE event_seals DISABLE TRIGGER USER")
+        await sealed_store.execute(
+            "UPDATE event_seals SET seal_hash = sha256(seal_hash) WHERE seal_number = 1"
+        )
+        await sealed_store.execute("ALTER TABLE event_seals ENABLE TRIGGER USER")
+
+    report = await verify_store(sealed_store)
+    assert_first_problem(report, "seal broken", 1, None, None)
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+async def run_verify(database_url: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "prokopim"),
+        "verify",
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, output.decode()
+
+
+async def test_prokopim_verify_exits_non_zero_naming_the_changed_event(
+    sealed_store: asyncpg.Connection, database_url: str
+) -> None:
+    code, output = await run_verify(database_url)
+    assert code == 0, output
+    assert output.startswith("OK: 22 events in 6 streams") and output.count("\n") == 1
+
+    position = await position_of(sealed_store, "case-1", 3)
+    await tamper(
+        sealed_store,
+        "UPDATE events SET metadata = jsonb_set(metadata, '{actor,id}', '\"someone-else\"')"
+        " WHERE global_position = $1",
+        position,
+    )
+
+    code, output = await run_verify(database_url)
+    assert code == 1, output
+    assert output.startswith(
+        f"TAMPERED: content changed at global position {position}, stream 'case-1' version 3:"
+    ), output

@@ -19,9 +19,11 @@ from .localsinks import local_sinks
 from .replay import replay
 from .system import DEFAULT_PORTS, SERVICES, start_system
 from .trail import case_history, format_trail
+from .verify import verify
 
 app = typer.Typer(help="prokopim: SOPs of a leader protocol & communication office.")
 app.command("replay")(replay)
+app.command()(verify)
 
 DEMO_SOPS = {"bandung": "bdg-setda-010-2024", "tangerang": "tgr-58-2025"}
 DEMO_REJECTIONS = {"bandung": {8: 1}, "tangerang": {5: 1, 6: 1}}
