@@ -201,3 +201,14 @@ def local_launch(
         env[key] = value
     env.update(overrides)
     return Launch(command, env)
+
+
+def scrape_targets(prometheus: Mapping[str, Any]) -> set[str]:
+    """Every `host:port` a Prometheus configuration scrapes (static and DNS discovery)."""
+    targets: set[str] = set()
+    for job in prometheus["scrape_configs"]:
+        for sd in job.get("dns_sd_configs", []):
+            targets |= {f"{name}:{sd['port']}" for name in sd["names"]}
+        for static in job.get("static_configs", []):
+            targets |= set(static["targets"])
+    return targets

@@ -21,6 +21,7 @@ from .stack import (
     image_user,
     render_compose,
     run_compose,
+    scrape_targets,
 )
 
 BASE_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT)}
@@ -108,13 +109,10 @@ def test_http_services_publish_their_container_port_8000(model: dict[str, Any]) 
 def test_prometheus_scrapes_every_application_service(model: dict[str, Any]) -> None:
     mounts = {v["target"]: v["source"] for v in model["services"]["prometheus"]["volumes"]}
     config = yaml.safe_load(Path(mounts["/etc/prometheus/prometheus.yml"]).read_text())
-    scraped: set[str] = set()
-    for job in config["scrape_configs"]:
-        assert job.get("metrics_path", "/metrics") == "/metrics"
-        for sd in job.get("dns_sd_configs", []):
-            scraped |= {f"{name}:{sd['port']}" for name in sd["names"]}
-        for static in job.get("static_configs", []):
-            scraped |= set(static["targets"])
+    assert all(
+        job.get("metrics_path", "/metrics") == "/metrics" for job in config["scrape_configs"]
+    )
+    scraped = scrape_targets(config)
     expected = {f"{name}:8000" for name in HTTP_SERVICES} | {"relay:9400"}
     assert expected <= scraped
     assert model["services"]["relay"]["environment"]["METRICS_PORT"] == "9400"

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import yaml
 from prokopim_cli.flows import Driver, run_case
 from prokopim_cli.system import RunningSystem, start_process, wait_ready
 from prokopim_cli.trail import case_history
@@ -41,6 +42,7 @@ from .stack import (
     image_env,
     local_launch,
     render_compose,
+    scrape_targets,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -128,6 +130,24 @@ async def closed_in_ledger(driver: Driver, case_id: str, within: float = 30.0) -
             await asyncio.sleep(0.1)
 
 
+async def scrape_as_prometheus_would(
+    ports: dict[str, int], launches: dict[str, Launch]
+) -> dict[str, str]:
+    """GET /metrics of every target in deploy/prometheus.yml, at its local stand-in."""
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    local = {f"{name}:8000": f"127.0.0.1:{port}" for name, port in ports.items()}
+    local["relay:9400"] = f"127.0.0.1:{launches['relay'].env['METRICS_PORT']}"
+    bodies = {}
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        for target in sorted(scrape_targets(config)):
+            if target.startswith("localhost:"):
+                continue  # Prometheus scraping itself
+            response = await http.get(f"http://{local[target]}/metrics")
+            assert response.status_code == 200, (target, response.text)
+            bodies[target] = response.text
+    return bodies
+
+
 async def test_a_bandung_case_runs_through_the_system_as_compose_describes_it(
     database_url: str,
     infra: Any,
@@ -169,6 +189,7 @@ async def test_a_bandung_case_runs_through_the_system_as_compose_describes_it(
         try:
             run = await run_case(driver, BANDUNG, activity="Hari Jadi Kota", reject={8: 1})
             ledger_view = await closed_in_ledger(driver, run.case_id)
+            scraped = await scrape_as_prometheus_would(ports, launches)
         finally:
             await driver.close()
     finally:
@@ -184,6 +205,12 @@ async def test_a_bandung_case_runs_through_the_system_as_compose_describes_it(
     # The ledger followed the same case over NATS, as compose wires it.
     assert ledger_view["sop_id"] == BANDUNG.id and ledger_view["rework_loops"] == 1
     assert [step["step"] for step in ledger_view["steps"]] == list(range(1, 11))
+    # Prometheus, configured as deploy/prometheus.yml says, finds the shared metrics.
+    assert "prokopim_events_published_total" in scraped["relay:9400"]
+    assert "prokopim_commands_total" in scraped["intake:8000"]
+    assert "prokopim_sla_step_duration_seconds_bucket" in scraped["ledger:8000"]
+    for name in HTTP_SERVICES:
+        assert "prokopim_events_consumed_total" in scraped[f"{name}:8000"], name
     # Publishing wrote its archive manifest into what compose mounts as the `archive` volume.
     archive_dir = Path(launches["publishing"].env["ARCHIVE_DIR"])
     assert archive_dir.is_relative_to(tmp_path / "volumes" / "archive")
