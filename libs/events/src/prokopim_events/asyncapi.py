@@ -8,7 +8,7 @@ message's name, summary and an example.
 
     .venv/bin/python -m prokopim_events.asyncapi          # rewrite both documents
     .venv/bin/python -m prokopim_events.asyncapi --check  # exit 1 if either is out of date
-    faststream docs gen --factory prokopim_events.asyncapi:create_app --yaml  # FastStream's own CLI
+    faststream docs gen --factory prokopim_events.asyncapi:create_app --yaml  # without `describe`
 """
 
 from __future__ import annotations
