@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from prokopim_events import schema_snapshots
 from prokopim_events.contracts import (
     CaseEvent,
     CaseFile,
@@ -197,3 +199,25 @@ def test_a_removed_event_type_and_a_missing_snapshot_are_reported() -> None:
         "prokopim.x.kept.v1: count: field removed",
     ]
     assert missing_snapshots(snapshots, current) == ["prokopim.x.new.v1"]
+
+
+def test_the_snapshot_writer_records_compatible_changes_and_refuses_breaking_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event_type = "prokopim.x.archived.v1"
+
+    class Widened(RecordingArchived):
+        shelf: str | None = None
+
+    class ArchivedWithoutLocation(CaseEvent):
+        step: int
+        archive_name: str
+
+    assert schema_snapshots.main(tmp_path, {event_type: RecordingArchived}) == 0
+    snapshot = tmp_path / f"{event_type}.json"
+    first = snapshot.read_text()
+    assert schema_snapshots.main(tmp_path, {event_type: ArchivedWithoutLocation}) == 1
+    assert f"{event_type}: location: field removed" in capsys.readouterr().err
+    assert snapshot.read_text() == first
+    assert schema_snapshots.main(tmp_path, {event_type: Widened}) == 0
+    assert '"shelf"' in snapshot.read_text()

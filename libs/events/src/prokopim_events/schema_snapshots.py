@@ -76,17 +76,17 @@ def write_snapshots(current: Mapping[str, Schema], directory: Path = SCHEMAS_DIR
     return written
 
 
-def main() -> int:
+def main(directory: Path = SCHEMAS_DIR, contracts: Mapping[str, type[Contract]] = CONTRACTS) -> int:
     """Record new and compatibly changed schemas; refuse (exit 1) on a breaking change."""
-    current = current_schemas()
-    problems = breaking_changes(load_snapshots(), current)
+    current = current_schemas(contracts)
+    problems = breaking_changes(load_snapshots(directory), current)
     if problems:
         print("refusing to update the snapshots: incompatible changes", file=sys.stderr)
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
         print("publish a new `.vN` type with an upcaster instead (docs/events.md)", file=sys.stderr)
         return 1
-    for path in write_snapshots(current):
+    for path in write_snapshots(current, directory):
         print(f"wrote {path}")
     return 0
 
