@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import signal
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +15,7 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client as NatsClient
 from prokopim_cli.infra import Infra
-from prokopim_cli.system import SERVICES, RunningSystem, start_system
+from prokopim_cli.system import SERVICES, RunningSystem, start_process, start_system, wait_ready
 from prokopim_events.topology import Topology
 
 
@@ -31,6 +34,30 @@ class Launched:
     secret: str
     relay_metrics_url: str
     database_url: str
+    env: dict[str, str]
+    log_dir: Path
+
+    def terminate(self, name: str, within: float = 60.0) -> bool:
+        """SIGTERM one process; return whether it shut down cleanly by itself in time."""
+        process = self.running.processes[name]
+        log = self.running.logs[name]
+        before = log.stat().st_size
+        process.send_signal(signal.SIGTERM)
+        # uvicorn re-raises the signal once it has shut down, so -SIGTERM is a clean exit too
+        code = process.wait(within)
+        with log.open("rb") as text:
+            text.seek(before)
+            said = text.read().decode(errors="replace")
+        return code in (0, -signal.SIGTERM) and "Application shutdown complete" in said
+
+    def restart(self, *names: str) -> None:
+        """Start new instances of stopped services on their ports; wait until all are ready."""
+        for name in names:
+            port = self.running.urls[name].rpartition(":")[2]
+            env = {**os.environ, **self.env, "PORT": port, "HOST": "127.0.0.1"}
+            command = [str(Path(sys.executable).parent / f"prokopim-{name}")]
+            start_process(self.running, name, command, env, self.log_dir)
+        wait_ready(self.running, 60.0)
 
 
 Launch = Callable[[dict[str, str]], Awaitable[Launched]]
@@ -61,9 +88,11 @@ async def launch(
             **extra_env,
         }
         ports = {name: free_port() for name in SERVICES}
-        running = await asyncio.to_thread(start_system, env, tmp_path / "logs", ports=ports)
+        log_dir = tmp_path / "logs"
+        running = await asyncio.to_thread(start_system, env, log_dir, ports=ports)
         started.append(running)
-        return Launched(running, secret, f"http://127.0.0.1:{metrics_port}/metrics", database_url)
+        metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        return Launched(running, secret, metrics_url, database_url, env, log_dir)
 
     yield start
     for running in started:
