@@ -13,7 +13,7 @@ from prometheus_client import start_http_server
 from .db import connect, create_pool
 from .migrations import backbone_migrations, migrate
 from .relay import Relay
-from .settings import RelaySettings
+from .settings import RelaySettings, load_settings
 from .store import EventStore
 from .telemetry import flush_tracing, setup_tracing
 from .topology import Topology, ensure_streams
@@ -70,7 +70,7 @@ async def run(settings: RelaySettings) -> None:
 def main() -> None:
     """Entry point of the `prokopim-relay` command."""
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
-    asyncio.run(run(RelaySettings()))
+    asyncio.run(run(load_settings(RelaySettings)))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,32 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import sys
+from typing import TypeVar
+
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def settings_problems(error: ValidationError) -> list[str]:
+    """Return one line per refused setting, naming its environment variable."""
+    lines = []
+    for problem in error.errors():
+        message = problem["msg"].removeprefix("Value error, ")
+        names = [str(part) for part in problem["loc"]]
+        lines.append(f"{'_'.join(names).upper()}: {message}" if names else message)
+    return lines
+
+
+def load_settings(cls: type[S]) -> S:
+    """Read settings from the environment, or exit saying which variable to fix."""
+    try:
+        return cls()
+    except ValidationError as error:
+        problems = "\n".join(f"  - {line}" for line in settings_problems(error))
+        sys.exit(f"{cls.__module__}.{cls.__name__}: refusing to start:\n{problems}")
 
 
 class BackboneSettings(BaseSettings):

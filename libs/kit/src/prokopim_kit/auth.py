@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import jwt
+import jwt.algorithms
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prokopim_events.envelope import Actor
@@ -20,6 +21,54 @@ from pydantic_settings import BaseSettings
 from .errors import Unauthenticated
 
 _MIN_SECRET_LENGTH = 32
+_MIN_DISTINCT_CHARACTERS = 6
+# Words of the placeholders that templates and tutorials ship ("change-me-...", jwt.io's
+# "your-256-bit-secret"); compared with separators removed and in lower case.
+_PLACEHOLDER_WORDS = (
+    "changeme",
+    "changethis",
+    "replaceme",
+    "replacethis",
+    "placeholder",
+    "yoursecret",
+    "your256bitsecret",
+    "example",
+    "insecure",
+    "notasecret",
+    "dummy",
+    "xxxxxxxx",
+)
+
+
+def secret_problem(secret: str | None) -> str | None:
+    """Return why a JWT_SECRET is unsafe, or None when it will do."""
+    if not secret:
+        return "JWT_SECRET is not set (or set JWT_PUBLIC_KEY to verify RS256 tokens)"
+    if len(secret) < _MIN_SECRET_LENGTH:
+        return (
+            f"JWT_SECRET is {len(secret)} characters long; use at least {_MIN_SECRET_LENGTH}"
+            " random ones, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(40))'`"
+        )
+    plain = "".join(ch for ch in secret.lower() if ch.isalnum())
+    word = next((w for w in _PLACEHOLDER_WORDS if w in plain), None)
+    if word is not None:
+        return f"JWT_SECRET looks like a placeholder ({word!r}): set a random secret"
+    if len(set(secret)) < _MIN_DISTINCT_CHARACTERS:
+        return "JWT_SECRET repeats too few characters to be random: set a random secret"
+    return None
+
+
+def public_key_problem(key: str) -> str | None:
+    """Return why a JWT_PUBLIC_KEY cannot verify RS256 tokens, or None."""
+    if not jwt.algorithms.has_crypto:
+        return "JWT_PUBLIC_KEY needs the 'cryptography' package (pyjwt[crypto]), not installed"
+    from jwt.algorithms import RSAAlgorithm
+
+    try:
+        RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(key)
+    except Exception as error:
+        return f"JWT_PUBLIC_KEY is not a PEM RSA public key: {error}"
+    return None
 
 
 class AuthSettings(BaseSettings):
@@ -27,18 +76,19 @@ class AuthSettings(BaseSettings):
 
     jwt_secret: str | None = Field(default=None, description="HS256 shared secret")
     jwt_public_key: str | None = Field(default=None, description="RS256 public key (PEM)")
-    jwt_issuer: str = "prokopim"
-    jwt_audience: str = "prokopim"
+    jwt_issuer: str = Field(default="prokopim", min_length=1)
+    jwt_audience: str = Field(default="prokopim", min_length=1)
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> AuthSettings:
-        if self.jwt_public_key:
-            return self
-        if not self.jwt_secret or len(self.jwt_secret) < _MIN_SECRET_LENGTH:
-            raise ValueError(
-                f"JWT_SECRET must be set to at least {_MIN_SECRET_LENGTH} characters"
-                " (or JWT_PUBLIC_KEY for RS256)"
-            )
+        if self.jwt_public_key and self.jwt_secret:
+            problem: str | None = "set JWT_SECRET or JWT_PUBLIC_KEY, not both"
+        elif self.jwt_public_key:
+            problem = public_key_problem(self.jwt_public_key)
+        else:
+            problem = secret_problem(self.jwt_secret)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @property

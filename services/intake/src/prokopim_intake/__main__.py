@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import uvicorn
+from prokopim_events.settings import load_settings
 
 from .app import create_app
 from .config import Settings
@@ -13,7 +14,7 @@ from .config import Settings
 def main() -> None:
     """Read settings from the environment and serve intake over HTTP."""
     logging.basicConfig(level=logging.INFO)
-    settings = Settings()
+    settings = load_settings(Settings)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import uvicorn
+from prokopim_events.settings import load_settings
 
 from .app import create_app
 from .config import Settings
@@ -14,7 +15,7 @@ DEFAULT_PORT = 8005
 
 def main() -> None:
     """Read settings from the environment and serve the app."""
-    settings = Settings()
+    settings = load_settings(Settings)
     uvicorn.run(
         create_app(settings),
         host=os.environ.get("HOST", "127.0.0.1"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uvicorn
+from prokopim_events.settings import load_settings
 
 from .app import create_app
 from .config import Settings
@@ -10,7 +11,7 @@ from .config import Settings
 
 def main() -> None:
     """Read settings from the environment and serve."""
-    settings = Settings()
+    settings = load_settings(Settings)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
 
 

@@ -6,6 +6,7 @@ import logging
 import os
 
 import uvicorn
+from prokopim_events.settings import load_settings
 from prokopim_kit.runtime import ServiceSettings
 
 from .app import create_app
@@ -16,7 +17,7 @@ DEFAULT_PORT = 8002
 def main() -> None:
     """Read settings from the environment and serve the app."""
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
-    settings = ServiceSettings()
+    settings = load_settings(ServiceSettings)
     uvicorn.run(
         create_app(settings),
         host=os.environ.get("HOST", "127.0.0.1"),
