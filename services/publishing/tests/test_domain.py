@@ -355,6 +355,6 @@ def test_the_website_receives_the_release_as_json() -> None:
 def test_outlet_manager_roles_are_read_as_a_comma_separated_list(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("JWT_SECRET", "x" * 32)
+    monkeypatch.setenv("JWT_SECRET", "publishing-domain-tests-0123456789abcdef")
     monkeypatch.setenv("OUTLET_MANAGER_ROLES", "kepala-bagian, ketua-tim")
     assert Settings().outlet_manager_roles == frozenset({"kepala-bagian", "ketua-tim"})
