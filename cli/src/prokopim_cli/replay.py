@@ -34,7 +34,7 @@ def replay(
 
 
 async def _replay(database_url: str, console: Console) -> RebuildStats:
-    conn = await connect(database_url)
+    conn, reader = await connect(database_url), await connect(database_url)
     try:
         await migrate(conn, [*backbone_migrations(), *ledger_migrations()])
         columns = (
@@ -49,6 +49,8 @@ async def _replay(database_url: str, console: Console) -> RebuildStats:
             def advance(phase: str, done: int, total: int) -> None:
                 progress.update(tasks[phase], completed=done, total=total)
 
-            return await rebuild(conn, load_catalog(), CalendarSettings().calendar(), advance)
+            calendar = CalendarSettings().calendar()
+            return await rebuild(conn, load_catalog(), calendar, advance, reader=reader)
     finally:
+        await reader.close()
         await conn.close()

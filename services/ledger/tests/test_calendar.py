@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+import random
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -72,3 +73,24 @@ def test_a_calendar_must_make_sense() -> None:
         WorkingCalendar(working_days=frozenset({7}))
     with pytest.raises(ValueError, match="time zone"):
         CAL.working_seconds(datetime(2025, 5, 7, 9), at("2025-05-07", "10:00"))
+
+
+def test_the_fixed_offset_shortcut_agrees_with_zone_arithmetic() -> None:
+    general = WorkingCalendar()
+    object.__setattr__(general, "_offset", None)  # force the general path
+    rng = random.Random(4)
+    base = at("2025-03-20", "00:00")
+    for _ in range(500):
+        start = base + timedelta(minutes=rng.randint(0, 60 * 24 * 40))
+        end = start + timedelta(seconds=rng.randint(0, 3600 * 24 * 9))
+        assert CAL.working_seconds(start, end) == pytest.approx(
+            general.working_seconds(start, end), abs=1e-6
+        )
+
+
+def test_zones_with_clock_changes_count_wall_clock_office_hours() -> None:
+    berlin = WorkingCalendar(timezone="Europe/Berlin", public_holidays=False)
+    zone = ZoneInfo("Europe/Berlin")
+    # Friday 28 March 2025 15:00 -> Monday 31 March 09:00 across the switch to summer time
+    start = datetime(2025, 3, 28, 15, 0, tzinfo=zone)
+    assert berlin.working_seconds(start, datetime(2025, 3, 31, 9, 0, tzinfo=zone)) == 2 * 3600

@@ -23,6 +23,7 @@ from prokopim_events.db import Connection
 from prokopim_events.envelope import Actor, NewEvent
 from prokopim_events.store import EventStore
 
+from .calendar import WorkingCalendar
 from .metrics import LedgerMetrics
 from .sla import AT_RISK_SHARE, Attempt, Status
 
@@ -52,6 +53,7 @@ async def raise_alert(
     conn: Connection,
     attempt: Attempt,
     threshold: str,
+    crossed_at: datetime,
     metrics: LedgerMetrics,
 ) -> bool:
     """Append the alert unless it already was; return whether it was appended now."""
@@ -77,7 +79,7 @@ async def raise_alert(
         cause = await conn.fetchval(
             "SELECT event_id FROM events WHERE global_position = $1", attempt.entered_position
         )
-        contract = _contract(attempt, threshold)
+        contract = _contract(attempt, threshold, crossed_at)
         event = NewEvent(
             event_id=event_id,
             type=contract.TYPE,
@@ -92,7 +94,7 @@ async def raise_alert(
     return True
 
 
-def _contract(attempt: Attempt, threshold: str) -> SlaThresholdCrossed:
+def _contract(attempt: Attempt, threshold: str, crossed_at: datetime) -> SlaThresholdCrossed:
     kind = SlaAtRisk if threshold == AT_RISK else SlaBreached
     return kind(
         case_id=attempt.case_id,
@@ -105,18 +107,24 @@ def _contract(attempt: Attempt, threshold: str) -> SlaThresholdCrossed:
         threshold=AT_RISK_SHARE if threshold == AT_RISK else 1.0,
         standard_seconds=round(attempt.standard_seconds),
         entered_at=attempt.entered_at,
-        crossed_at=attempt.at_risk_at if threshold == AT_RISK else attempt.breach_at,
+        crossed_at=crossed_at,
     )
 
 
 async def alert_completed(
-    store: EventStore, conn: Connection, attempt: Attempt, metrics: LedgerMetrics
+    store: EventStore,
+    conn: Connection,
+    attempt: Attempt,
+    calendar: WorkingCalendar,
+    metrics: LedgerMetrics,
 ) -> None:
     """Announce what a step that just completed crossed while nobody was checking."""
     if attempt.status in (Status.AT_RISK, Status.BREACHED):
-        await raise_alert(store, conn, attempt, AT_RISK, metrics)
+        at = calendar.after_working(attempt.entered_at, AT_RISK_SHARE * attempt.standard_seconds)
+        await raise_alert(store, conn, attempt, AT_RISK, at, metrics)
     if attempt.status is Status.BREACHED:
-        await raise_alert(store, conn, attempt, BREACHED, metrics)
+        at = calendar.after_working(attempt.entered_at, attempt.standard_seconds)
+        await raise_alert(store, conn, attempt, BREACHED, at, metrics)
 
 
 _DUE = """
@@ -139,11 +147,12 @@ async def check_deadlines(
     appended = 0
     for row in await pool.fetch(_DUE, now):
         attempt = attempt_from_row(row)
+        at_risk_at, breach_at = row["at_risk_at"], row["breach_at"]
         async with pool.acquire() as conn:
             if not row["risk_sent"]:
-                appended += await raise_alert(store, conn, attempt, AT_RISK, metrics)
-            if attempt.breach_at < now and not row["breach_sent"]:
-                appended += await raise_alert(store, conn, attempt, BREACHED, metrics)
+                appended += await raise_alert(store, conn, attempt, AT_RISK, at_risk_at, metrics)
+            if breach_at < now and not row["breach_sent"]:
+                appended += await raise_alert(store, conn, attempt, BREACHED, breach_at, metrics)
     if appended:
         store.wake_relay()
     return appended

@@ -22,6 +22,7 @@ from .config import Settings
 from .context import LedgerContext
 from .metrics import ledger_metrics
 from .projection import ledger_migrations
+from .rebuild import rebuild
 
 log = logging.getLogger(__name__)
 SERVICE = "ledger"
@@ -57,6 +58,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         async with inner(app) as state:
             runtime: Runtime = app.state.runtime
+            await heal_projections(runtime, ledger)
             tasks = [asyncio.create_task(_alerts(runtime, ledger), name="ledger-sla")]
             tasks.append(asyncio.create_task(_seals(runtime, ledger), name="ledger-seals"))
             try:
@@ -68,6 +70,21 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
 
     app.router.lifespan_context = lifespan
     return app
+
+
+async def heal_projections(runtime: Runtime, ledger: LedgerContext) -> None:
+    """Rebuild the projections if they are empty but the store is not.
+
+    They are unlogged tables, which a database crash leaves empty, while the consumer's
+    processed-event rows survive and would keep those events from being projected again.
+    """
+    async with runtime.pool.acquire() as conn:
+        empty = await conn.fetchval(
+            "SELECT NOT EXISTS (SELECT 1 FROM ledger_audit) AND EXISTS (SELECT 1 FROM events)"
+        )
+        if empty:
+            stats = await rebuild(conn, runtime.catalog, ledger.calendar)
+            log.info("projections were empty: rebuilt %d events", stats.events)
 
 
 async def _alerts(runtime: Runtime, ledger: LedgerContext) -> None:

@@ -18,6 +18,7 @@ import holidays
 
 JAKARTA = "Asia/Jakarta"
 _DAY = timedelta(days=1)
+_EPOCH_DAY = date(1970, 1, 1)
 # Walking further than this many days to find working time means the calendar has none
 # (e.g. every weekday configured as a holiday): refuse rather than loop forever.
 _MAX_DAYS = 3660
@@ -43,6 +44,15 @@ class WorkingCalendar:
     package_collective_leave: bool = True
     public_holidays: bool = True
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
+    _opens_s: float = field(init=False, repr=False, compare=False)
+    _closes_s: float = field(init=False, repr=False, compare=False)
+    _days: dict[date, tuple[float, float] | None] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _epoch_days: dict[int, tuple[float, float] | tuple[()]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _offset: float | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         if self.closes <= self.opens:
@@ -50,6 +60,9 @@ class WorkingCalendar:
         if not self.working_days or not self.working_days <= set(range(7)):
             raise ValueError("working_days must be weekday numbers 0 (Monday) to 6 (Sunday)")
         object.__setattr__(self, "_zone", ZoneInfo(self.timezone))
+        object.__setattr__(self, "_opens_s", _seconds(time.min, self.opens))
+        object.__setattr__(self, "_closes_s", _seconds(time.min, self.closes))
+        object.__setattr__(self, "_offset", _fixed_offset(self._zone))
 
     @property
     def zone(self) -> ZoneInfo:
@@ -62,6 +75,9 @@ class WorkingCalendar:
 
     def is_working_day(self, day: date) -> bool:
         """Tell whether the office works on `day` (a local date)."""
+        return self._hours(day) is not None
+
+    def _working_day(self, day: date) -> bool:
         if day.weekday() not in self.working_days or day in self.collective_leave:
             return False
         if not self.public_holidays:
@@ -69,6 +85,18 @@ class WorkingCalendar:
         return day not in indonesian_holidays(
             day.year, collective_leave=self.package_collective_leave
         )
+
+    def _hours(self, day: date) -> tuple[float, float] | None:
+        """Office hours of `day` as seconds after local midnight, None on a day off (cached:
+        the SLA fold asks this for every step attempt it measures)."""
+        try:
+            return self._days[day]
+        except KeyError:
+            hours = (self._opens_s, self._closes_s) if self._working_day(day) else None
+            if len(self._days) > 20_000:
+                self._days.clear()
+            self._days[day] = hours
+            return hours
 
     def local(self, instant: datetime) -> datetime:
         """Return `instant` in the office's time zone (naive datetimes are refused)."""
@@ -78,53 +106,107 @@ class WorkingCalendar:
 
     def working_seconds(self, start: datetime, end: datetime) -> float:
         """Return the working seconds between two instants (0 if `end` is not after)."""
+        if self._offset is not None:
+            return self._working_seconds_fixed(start, end, self._offset)
         a, b = self.local(start), self.local(end)
         if b <= a:
             return 0.0
-        if a.date() == b.date():
-            return self._within_day(a.date(), a.time(), b.time())
-        total = self._within_day(a.date(), a.time(), time.max) + self._within_day(
-            b.date(), time.min, b.time()
-        )
-        day = a.date() + _DAY
-        full = self.day_seconds
-        while day < b.date():
-            if self.is_working_day(day):
-                total += full
+        first, last = a.date(), b.date()
+        if first == last:
+            return self._within_day(first, _of_day(a), _of_day(b))
+        total = self._within_day(first, _of_day(a), 86400.0)
+        total += self._within_day(last, 0.0, _of_day(b))
+        day = first + _DAY
+        while day < last:
+            hours = self._hours(day)
+            if hours is not None:
+                total += hours[1] - hours[0]
             day += _DAY
         return total
+
+    def _working_seconds_fixed(self, start: datetime, end: datetime, offset: float) -> float:
+        # The same as the general path in plain numbers, for zones without clock changes
+        # (Asia/Jakarta has kept UTC+7 since 1964): the rebuild measures every attempt here.
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError(f"{start} or {end} has no time zone")
+        a, b = start.timestamp() + offset, end.timestamp() + offset
+        if b <= a:
+            return 0.0
+        first, last = int(a // 86400), int(b // 86400)
+        days = self._epoch_days
+        hours = days.get(first) or self._epoch_hours(first)
+        if first == last:
+            if not hours:
+                return 0.0
+            begin, finish = max(a - first * 86400, hours[0]), min(b - last * 86400, hours[1])
+            return finish - begin if finish > begin else 0.0
+        total = 0.0
+        if hours:
+            begin = max(a - first * 86400, hours[0])
+            total += hours[1] - begin if hours[1] > begin else 0.0
+        for day in range(first + 1, last):
+            full = days.get(day) or self._epoch_hours(day)
+            if full:
+                total += full[1] - full[0]
+        hours = days.get(last) or self._epoch_hours(last)
+        if hours:
+            finish = min(b - last * 86400, hours[1])
+            total += finish - hours[0] if finish > hours[0] else 0.0
+        return total
+
+    def _epoch_hours(self, day: int) -> tuple[float, float] | tuple[()]:
+        """Office hours of the `day`-th local day since 1970-01-01; () on a day off."""
+        hours = self._hours(_EPOCH_DAY + timedelta(days=day)) or ()
+        self._epoch_days[day] = hours
+        return hours
 
     def after_working(self, start: datetime, seconds: float) -> datetime:
         """Return the instant when `seconds` of working time have elapsed after `start`."""
         if seconds <= 0:
             return start
         a = self.local(start)
-        day, moment, left = a.date(), a.time(), float(seconds)
+        day, moment, left = a.date(), _of_day(a), float(seconds)
         for _ in range(_MAX_DAYS):
-            if self.is_working_day(day):
-                begin = max(moment, self.opens)
-                available = _seconds(begin, self.closes) if begin < self.closes else 0.0
+            hours = self._hours(day)
+            if hours is not None:
+                begin = max(moment, hours[0])
+                available = max(0.0, hours[1] - begin)
                 if left <= available:
-                    local = datetime.combine(day, begin, self._zone) + timedelta(seconds=left)
-                    return local.astimezone(start.tzinfo)
+                    midnight = datetime.combine(day, time.min, self._zone)
+                    return (midnight + timedelta(seconds=begin + left)).astimezone(start.tzinfo)
                 left -= available
-            day, moment = day + _DAY, time.min
+            day, moment = day + _DAY, 0.0
         raise ValueError(f"no working time within {_MAX_DAYS} days of {start}")
 
-    def _within_day(self, day: date, start: time, end: time) -> float:
-        if not self.is_working_day(day):
+    def _within_day(self, day: date, start: float, end: float) -> float:
+        hours = self._hours(day)
+        if hours is None:
             return 0.0
-        begin, finish = max(start, self.opens), min(end, self.closes)
-        return _seconds(begin, finish) if finish > begin else 0.0
+        begin, finish = max(start, hours[0]), min(end, hours[1])
+        return finish - begin if finish > begin else 0.0
+
+
+def _fixed_offset(zone: ZoneInfo) -> float | None:
+    """The zone's UTC offset in seconds if it never changed from 1970 to 2100, else None."""
+    offsets = {
+        datetime(year, month, 1, tzinfo=zone).utcoffset()
+        for year in range(1970, 2101)
+        for month in (1, 4, 7, 10)
+    }
+    if len(offsets) != 1:
+        return None
+    (offset,) = offsets
+    return offset.total_seconds() if offset is not None else None
+
+
+def _of_day(moment: datetime) -> float:
+    """Seconds after local midnight."""
+    return moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1_000_000
 
 
 def _seconds(start: time, end: time) -> float:
-    """Seconds from `start` to `end` on one day (time.max counts as midnight)."""
-    end_s = 86400.0 if end == time.max else end.hour * 3600 + end.minute * 60 + end.second
-    if end != time.max:
-        end_s += end.microsecond / 1e6
-    start_s = start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6
-    return end_s - start_s
+    """Seconds from `start` to `end` on one day."""
+    return _of_day(datetime.combine(date.min, end)) - _of_day(datetime.combine(date.min, start))
 
 
 def parse_days(text: str) -> frozenset[date]:

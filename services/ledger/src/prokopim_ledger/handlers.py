@@ -25,4 +25,4 @@ async def on_event(
             ledger.metrics.step_duration.labels(attempt.sop_id, str(attempt.step)).observe(
                 attempt.working_seconds
             )
-        await alert_completed(runtime.store, conn, attempt, ledger.metrics)
+        await alert_completed(runtime.store, conn, attempt, ledger.calendar, ledger.metrics)

@@ -98,28 +98,8 @@ def fact_from_row(row: asyncpg.Record | Sequence[Any]) -> Fact:
 
 
 def attempt_row(a: Attempt) -> tuple[Any, ...]:
-    """Encode a step attempt as a ledger_step_attempts row (ATTEMPT_COLUMNS order)."""
-    return (
-        a.case_id,
-        a.step,
-        a.attempt,
-        a.sop_id,
-        a.sop_version,
-        a.role,
-        list(a.assignees),
-        a.entered_at,
-        a.entered_position,
-        a.standard_seconds,
-        a.at_risk_at,
-        a.breach_at,
-        a.completed_at,
-        a.completed_position,
-        a.completed_by,
-        a.outcome,
-        a.reason,
-        a.working_seconds,
-        a.status.value if a.status is not None else None,
-    )
+    """Encode a step attempt as a ledger_step_attempts row (its fields are in column order)."""
+    return a
 
 
 def case_row(sla: CaseSla) -> tuple[Any, ...]:

@@ -140,8 +140,8 @@ def attempt_view(a: Attempt, now: datetime, calendar: WorkingCalendar) -> dict[s
         "working_seconds": used,
         "used_share": used / a.standard_seconds if a.standard_seconds else None,
         "status": status.value,
-        "at_risk_at": a.at_risk_at.isoformat(),
-        "breach_at": a.breach_at.isoformat(),
+        "at_risk_at": a.at_risk_at.isoformat() if a.at_risk_at else None,
+        "breach_at": a.breach_at.isoformat() if a.breach_at else None,
     }
 
 

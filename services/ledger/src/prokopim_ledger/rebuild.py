@@ -1,14 +1,17 @@
 """Drop and rebuild every ledger projection from the events table, in bulk.
 
-One transaction: the projections are locked (the live consumer waits, then carries on from
-where the rebuild's snapshot ended), emptied, and refilled set-wise. Audit rows are copied
-server-side from the `ledger_audit_source` view in position ranges (no row crosses the
-wire); the SLA fold then streams the step-completing rows out, folds them case by case with
-the same functions the live path uses, and COPYs the attempts and cases back.
+One writing transaction: the projections are locked (the live consumer waits, then carries
+on from where the rebuild's snapshot ended), emptied, their secondary indexes dropped, and
+refilled set-wise. Audit rows are copied server-side from the `ledger_audit_source` view in
+position ranges (no row crosses the wire). Meanwhile a second connection, reading the very
+same snapshot, streams the step-completing rows of that view out, and the SLA fold turns
+them case by case into attempt and case rows with the functions the live path uses; they
+are COPYed in once the audit copy is done. The indexes are rebuilt last, each in one sort.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,9 +36,11 @@ from .projection import (
 from .sla import CaseSla, Fact, fold_case
 
 Progress = Callable[[str, int, int], None]  # phase, done, total
-AUDIT_CHUNK = 200_000
+AUDIT_CHUNK = 100_000
 FOLD_CHUNK = 20_000
-COPY_BATCH = 50_000
+COPY_BATCH = 20_000
+# The fold reads what the audit rows will say, straight from the events (same view).
+_SOURCE_FACTS = FACT_QUERY.replace("FROM ledger_audit ", "FROM ledger_audit_source ")
 
 
 @dataclass(frozen=True)
@@ -59,24 +64,59 @@ async def rebuild(
     catalog: SopCatalog,
     calendar: WorkingCalendar,
     progress: Progress = _quiet,
+    *,
+    reader: Connection | None = None,
 ) -> RebuildStats:
-    """Rebuild the audit, attempt and case projections from the store; return figures."""
+    """Rebuild the audit, attempt and case projections from the store; return figures.
+
+    With `reader` (a second connection), the SLA fold runs while the audit rows are copied.
+    """
     started = time.perf_counter()
-    async with conn.transaction():
+    async with conn.transaction(isolation="repeatable_read"):
         await conn.execute(f"LOCK TABLE {', '.join(PROJECTIONS)} IN ACCESS EXCLUSIVE MODE")
         await conn.execute(f"TRUNCATE {', '.join(PROJECTIONS)}")
-        events = await _copy_audit(conn, progress)
-        cases, attempts = await _fold_all(conn, catalog, calendar, events, progress)
-    return RebuildStats(events, cases, attempts, time.perf_counter() - started)
+        indexes = await _drop_indexes(conn)
+        bounds = await conn.fetchrow(
+            "SELECT coalesce(min(global_position), 1), coalesce(max(global_position), 0),"
+            " count(*) FROM events"
+        )
+        assert bounds is not None
+        low, high, total = bounds
+        writer = _Writer(conn)
+        if reader is None:
+            await _copy_audit(conn, low, high, total, progress)
+            await _fold_all(conn, _SOURCE_FACTS, catalog, calendar, total, writer, progress)
+        else:
+            snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+            async with reader.transaction(isolation="repeatable_read", readonly=True):
+                await reader.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                audit = asyncio.create_task(_copy_audit(conn, low, high, total, progress))
+                writer.hold_until(audit)
+                await _fold_all(reader, _SOURCE_FACTS, catalog, calendar, total, writer, progress)
+                await audit
+        await writer.flush()
+        await _refold_late(conn, writer, catalog, calendar)
+        for statement in indexes:
+            await conn.execute(statement)
+    return RebuildStats(total, writer.cases, writer.attempts, time.perf_counter() - started)
 
 
-async def _copy_audit(conn: Connection, progress: Progress) -> int:
-    bounds = await conn.fetchrow(
-        "SELECT coalesce(min(global_position), 1), coalesce(max(global_position), 0),"
-        " count(*) FROM events"
+async def _drop_indexes(conn: Connection) -> list[str]:
+    """Drop the projections' secondary indexes; return the statements that recreate them."""
+    rows = await conn.fetch(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i"
+        " JOIN pg_class c ON c.relname = i.indexname"
+        " JOIN pg_index x ON x.indexrelid = c.oid"
+        " WHERE i.schemaname = current_schema() AND i.tablename = ANY($1::text[])"
+        " AND NOT x.indisprimary AND NOT x.indisunique",
+        list(PROJECTIONS),
     )
-    assert bounds is not None
-    low, high, total = bounds
+    for row in rows:
+        await conn.execute(f'DROP INDEX "{row["indexname"]}"')
+    return [row["indexdef"] for row in rows]
+
+
+async def _copy_audit(conn: Connection, low: int, high: int, total: int, progress: Progress) -> int:
     done = 0
     progress("audit", 0, total)
     start = low - 1
@@ -91,65 +131,77 @@ async def _copy_audit(conn: Connection, progress: Progress) -> int:
         done += int(status.rsplit(" ", 1)[1])
         progress("audit", done, total)
         start = end
-    return int(done)
+    return done
 
 
 async def _fold_all(
-    conn: Connection,
+    source: Connection,
+    query: str,
     catalog: SopCatalog,
     calendar: WorkingCalendar,
     events: int,
+    writer: _Writer,
     progress: Progress,
-) -> tuple[int, int]:
+) -> None:
     """Fold every case; a case is folded once its last step completes, or at the end."""
     pending: dict[UUID, list[Fact]] = {}
     folded: set[UUID] = set()
-    late: set[UUID] = set()
-    writer = _Writer(conn)
     done = 0
     progress("sla", 0, events)
-    cursor = conn.cursor(f"{FACT_QUERY} ORDER BY global_position", prefetch=FOLD_CHUNK)
-    async for row in cursor:
-        fact = fact_from_row(row)
-        done += 1
-        if fact.case_id in folded:  # an event after the case closed: refold it at the end
-            late.add(fact.case_id)
-            continue
-        facts = pending.setdefault(fact.case_id, [])
-        facts.append(fact)
-        if fact.next_step is None:
-            folded.add(fact.case_id)
-            await writer.add(fold_case(pending.pop(fact.case_id), catalog, calendar))
-        if done % FOLD_CHUNK == 0:
-            progress("sla", fact.position, events)
+    cursor = await source.cursor(f"{query} ORDER BY global_position")
+    while rows := await cursor.fetch(FOLD_CHUNK):
+        for row in rows:
+            fact = fact_from_row(row)
+            case_id = fact.case_id
+            if case_id in folded:  # an event after the case closed: refolded at the end
+                writer.late.add(case_id)
+                continue
+            facts = pending.get(case_id)
+            if facts is None:
+                facts = pending[case_id] = []
+            facts.append(fact)
+            if fact.next_step is None:
+                folded.add(case_id)
+                await writer.add(fold_case(pending.pop(case_id), catalog, calendar))
+        done += len(rows)
+        progress("sla", rows[-1][0], events)
     for facts in pending.values():
         await writer.add(fold_case(facts, catalog, calendar))
-    await writer.flush()
-    for case_id in late:
+    progress("sla", events, events)
+
+
+async def _refold_late(
+    conn: Connection, writer: _Writer, catalog: SopCatalog, calendar: WorkingCalendar
+) -> None:
+    for case_id in writer.late:
         rows = await conn.fetch(f"{FACT_QUERY} AND case_id = $1 ORDER BY global_position", case_id)
-        sla = fold_case([fact_from_row(r) for r in rows], catalog, calendar)
         await conn.execute("DELETE FROM ledger_step_attempts WHERE case_id = $1", case_id)
         await conn.execute("DELETE FROM ledger_cases WHERE case_id = $1", case_id)
-        await writer.add(sla)
+        await writer.add(fold_case([fact_from_row(r) for r in rows], catalog, calendar))
+        writer.cases -= 1  # counted once already
     await writer.flush()
-    progress("sla", events, events)
-    return writer.cases, writer.attempts
 
 
 class _Writer:
-    """Buffers attempt and case rows and COPYs them in batches."""
+    """Buffers attempt and case rows and COPYs them in batches (once `hold_until` is done)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        self._attempts: list[tuple[Any, ...]] = []
+        self._attempts: list[Any] = []
         self._cases: list[tuple[Any, ...]] = []
+        self._held: asyncio.Task[int] | None = None
+        self.late: set[UUID] = set()
         self.cases = 0
         self.attempts = 0
+
+    def hold_until(self, task: asyncio.Task[int]) -> None:
+        """Write nothing before `task` is done (it uses the connection meanwhile)."""
+        self._held = task
 
     async def add(self, sla: CaseSla) -> None:
         self._attempts.extend(attempt_row(a) for a in sla.attempts)
         self._cases.append(case_row(sla))
-        if len(self._attempts) >= COPY_BATCH:
+        if len(self._attempts) >= COPY_BATCH and (self._held is None or self._held.done()):
             await self.flush()
 
     async def flush(self) -> None:

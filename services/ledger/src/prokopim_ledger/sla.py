@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 from uuid import UUID
 
 from prokopim_sop import Sop, SopCatalog
@@ -40,8 +41,7 @@ def status_of(used: float, standard: float) -> Status:
     return Status.ON_TIME
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
+class Fact(NamedTuple):
     """What the fold needs of one step-completing event (an audit row with `completes`)."""
 
     position: int
@@ -59,22 +59,26 @@ class Fact:
     assignments: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """One time a case went through a step; `completed_*` are None while it runs."""
+class Attempt(NamedTuple):
+    """One time a case went through a step; `completed_*` are None while it runs.
+
+    The deadlines (`at_risk_at`, `breach_at`) are those of a running attempt: what the live
+    SLA check waits for. A completed attempt has its measured time and status instead.
+    Fields are in the order of the ledger_step_attempts columns.
+    """
 
     case_id: UUID
-    sop_id: str
-    sop_version: str
     step: int
     attempt: int
+    sop_id: str
+    sop_version: str
     role: str
     assignees: tuple[str, ...]
     entered_at: datetime
     entered_position: int
     standard_seconds: float
-    at_risk_at: datetime
-    breach_at: datetime
+    at_risk_at: datetime | None = None
+    breach_at: datetime | None = None
     completed_at: datetime | None = None
     completed_position: int | None = None
     completed_by: str | None = None
@@ -138,93 +142,115 @@ def sop_standard_seconds(sop: Sop, calendar: WorkingCalendar) -> float:
 
 def fold_case(facts: Iterable[Fact], catalog: SopCatalog, calendar: WorkingCalendar) -> CaseSla:
     """Measure every step attempt of one case from its step-completing events."""
-    ordered = sorted(facts, key=lambda f: f.position)
+    ordered = sorted(facts, key=_position)
     if not ordered:
         raise ValueError("a case needs at least one fact")
     first = ordered[0]
     sop = catalog.get(first.sop_id, first.sop_version)
-    running: dict[int, Attempt] = {}
-    done: list[Attempt] = []
+    plan = _plan(sop, calendar)
+    case_id, sop_id, version = first.case_id, sop.id, sop.version
+    running: dict[int, tuple[datetime, int, int]] = {}  # step -> (entered, position, number)
     counts: dict[int, int] = {}
+    attempts: list[Attempt] = []
     staff: tuple[tuple[str, str], ...] = ()
     closed_at: datetime | None = None
     for fact in ordered:
+        step, at = fact.step, fact.occurred_at
         if fact.assignments:
             staff = fact.assignments
-        attempt = running.pop(fact.step, None)
-        if attempt is None:  # step 1, or a step completed without being entered
-            attempt = _enter(fact, fact.step, sop, calendar, counts, staff)
-        done.append(_complete(attempt, fact, calendar, staff))
+        entry = running.pop(step, None)
+        if entry is None:  # step 1, or a step completed without being entered
+            counts[step] = counts.get(step, 0) + 1
+            entry = (at, fact.position, counts[step])
+        role, standard = plan[step]
+        used = calendar.working_seconds(entry[0], at)
+        attempts.append(
+            Attempt(
+                case_id,
+                step,
+                entry[2],
+                sop_id,
+                version,
+                role,
+                _assignees(staff, role),
+                entry[0],
+                entry[1],
+                standard,
+                None,
+                None,
+                at,
+                fact.position,
+                fact.actor_id,
+                fact.decision or "completed",
+                fact.reason if fact.decision == "rejected" else None,
+                used,
+                status_of(used, standard),
+            )
+        )
         if fact.next_step is None:
-            closed_at = fact.occurred_at
+            closed_at = at
         else:
-            running[fact.next_step] = _enter(fact, fact.next_step, sop, calendar, counts, staff)
-    attempts = sorted([*done, *running.values()], key=lambda a: (a.entered_position, a.step))
+            counts[fact.next_step] = number = counts.get(fact.next_step, 0) + 1
+            running[fact.next_step] = (at, fact.position, number)
+    for step, (entered_at, position, number) in running.items():
+        role, standard = plan[step]
+        attempts.append(
+            Attempt(
+                case_id,
+                step,
+                number,
+                sop_id,
+                version,
+                role,
+                _assignees(staff, role),
+                entered_at,
+                position,
+                standard,
+                calendar.after_working(entered_at, AT_RISK_SHARE * standard),
+                calendar.after_working(entered_at, standard),
+            )
+        )
+    attempts.sort(key=_entered)
     return CaseSla(
-        case_id=first.case_id,
-        sop_id=sop.id,
-        sop_version=sop.version,
+        case_id=case_id,
+        sop_id=sop_id,
+        sop_version=version,
         opened_at=first.occurred_at,
         closed_at=closed_at if not running else None,
         attempts=tuple(attempts),
-        standard_seconds=sop_standard_seconds(sop, calendar),
+        standard_seconds=plan[0][1],
     )
 
 
-def _enter(
-    fact: Fact,
-    step: int,
-    sop: Sop,
-    calendar: WorkingCalendar,
-    counts: dict[int, int],
-    staff: tuple[tuple[str, str], ...],
-) -> Attempt:
-    counts[step] = number = counts.get(step, 0) + 1
-    role = sop.step(step).role
-    standard = standard_seconds(sop, step, calendar)
-    return Attempt(
-        case_id=fact.case_id,
-        sop_id=sop.id,
-        sop_version=sop.version,
-        step=step,
-        attempt=number,
-        role=role,
-        assignees=_assignees(staff, role),
-        entered_at=fact.occurred_at,
-        entered_position=fact.position,
-        standard_seconds=standard,
-        at_risk_at=calendar.after_working(fact.occurred_at, AT_RISK_SHARE * standard),
-        breach_at=calendar.after_working(fact.occurred_at, standard),
-    )
+def _position(fact: Fact) -> int:
+    return fact.position
 
 
-def _complete(
-    attempt: Attempt, fact: Fact, calendar: WorkingCalendar, staff: tuple[tuple[str, str], ...]
-) -> Attempt:
-    used = calendar.working_seconds(attempt.entered_at, fact.occurred_at)
-    return Attempt(
-        case_id=attempt.case_id,
-        sop_id=attempt.sop_id,
-        sop_version=attempt.sop_version,
-        step=attempt.step,
-        attempt=attempt.attempt,
-        role=attempt.role,
-        # staff assigned while the step ran answer for it too
-        assignees=attempt.assignees or _assignees(staff, attempt.role),
-        entered_at=attempt.entered_at,
-        entered_position=attempt.entered_position,
-        standard_seconds=attempt.standard_seconds,
-        at_risk_at=attempt.at_risk_at,
-        breach_at=attempt.breach_at,
-        completed_at=fact.occurred_at,
-        completed_position=fact.position,
-        completed_by=fact.actor_id,
-        outcome=fact.decision or "completed",
-        reason=fact.reason if fact.decision == "rejected" else None,
-        working_seconds=used,
-        status=status_of(used, attempt.standard_seconds),
-    )
+def _entered(attempt: Attempt) -> tuple[int, int]:
+    return attempt.entered_position, attempt.step
+
+
+_plans: dict[tuple[int, int], tuple[Sop, WorkingCalendar, dict[int, tuple[str, float]]]] = {}
+
+
+def _plan(sop: Sop, calendar: WorkingCalendar) -> dict[int, tuple[str, float]]:
+    """Each step's role and standard seconds; key 0 holds the SOP's total standard.
+
+    Cached by identity: hashing a pydantic SOP model per case cost more than the fold.
+    The cached entry keeps both objects alive, so their ids cannot be reused meanwhile.
+    """
+    cached = _plans.get((id(sop), id(calendar)))
+    if cached is not None:
+        return cached[2]
+    plan = {s.number: (s.role, standard_seconds(sop, s.number, calendar)) for s in sop.steps}
+    plan[0] = ("", sop_standard_seconds(sop, calendar))
+    if len(_plans) > 256:
+        _plans.clear()
+    _plans[(id(sop), id(calendar))] = (sop, calendar, plan)
+    return plan
 
 
 def _assignees(staff: tuple[tuple[str, str], ...], role: str) -> tuple[str, ...]:
+    if not staff:
+        return ()
     return tuple(name for name, staff_role in staff if staff_role == role)
