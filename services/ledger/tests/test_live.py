@@ -198,3 +198,15 @@ async def test_alerts_are_published_once_across_a_restart(
 
 async def _has(alerts: Callable[[], Awaitable[list[str]]], threshold: str) -> bool:
     return threshold in await alerts()
+
+
+async def test_a_ledger_finding_its_projections_empty_rebuilds_them(
+    infra: Infra, database_url: str, topology: Topology, nats_client: NatsClient, store: EventStore
+) -> None:
+    # No relay runs: nothing reaches the ledger over NATS, as after a crash that emptied
+    # its unlogged tables while the consumer's processed-event rows survived.
+    registered = await register_case(store, T0)
+    app = ledger_app(infra, database_url, topology, Clock(T0))
+    async with app.router.lifespan_context(app):
+        cases = await store.pool.fetch("SELECT case_id FROM ledger_cases")
+    assert [str(row["case_id"]) for row in cases] == [registered.data["case_id"]]
