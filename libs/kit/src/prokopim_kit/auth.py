@@ -111,8 +111,10 @@ def issue_token(
     issuer: str = "prokopim",
     audience: str = "prokopim",
     ttl: timedelta = timedelta(hours=8),
+    algorithm: str = "HS256",
 ) -> str:
-    """Issue an HS256 token for local demos and tests."""
+    """Issue a token for local demos and tests: HS256 with a secret, or RS256 with a PEM
+    private key (`algorithm="RS256"`)."""
     now = datetime.now(UTC)
     claims = {
         "sub": subject,
@@ -123,7 +125,7 @@ def issue_token(
         "iat": now,
         "exp": now + ttl,
     }
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, secret, algorithm=algorithm)
 
 
 def verify_token(settings: AuthSettings, token: str) -> Actor:
