@@ -10,13 +10,15 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import asyncpg
 import pytest
 from prokopim_events.db import connect
-from prokopim_events.envelope import NewEvent
+from prokopim_events.envelope import Actor, NewEvent
 from prokopim_events.seals import build_seal, seal_pending
 from prokopim_events.store import EventStore
 from prokopim_events.verify import VerifyReport, verify_store
@@ -119,6 +121,7 @@ async def test_concurrent_sealers_seal_each_range_once(
         assert sum(counts) == 9
         await assert_seals_match_events(sealers[0])
         assert len(await seals_of(sealers[0])) == 9
+        assert (await verify_store(sealers[0])).ok
     finally:
         for sealer in sealers:
             await sealer.close()
@@ -230,6 +233,35 @@ async def test_an_untouched_store_verifies_ok(sealed_store: asyncpg.Connection) 
     assert (report.events, report.streams, report.seals) == (22, 6, 2)
     assert (report.sealed_up_to, report.unsealed_events, report.problems) == (16, 6, 0)
     assert report.summary().startswith("OK: 22 events in 6 streams")
+
+
+async def test_events_of_every_shape_verify_ok(
+    store: EventStore, conn: asyncpg.Connection, new_event: NewEventFactory
+) -> None:
+    """The digest recomputed from stored JSON equals the one computed at append."""
+    data = {
+        "judul": "Peliputan kegiatan Wali Kota — “Sabtu Bersih” ✓",
+        "nested": {"z": [1, 2.5, 0.1, 1e-7, -3, None, True], "a": {"": "", 'x\n\t"': 0}},
+        "minutes": 12.5,
+        "big": 2**62,
+    }
+    cause = new_event()
+    shapes = [
+        new_event(data),
+        new_event({}, actor=Actor(id="u-7", role="ka-bagian", name="Drs. Dédé")),
+        new_event(data, causation_id=cause.event_id, correlation_id=cause.event_id),
+        new_event(data, traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        new_event(data, occurred_at=datetime(2025, 3, 1, 7, 30, 0, 123456, tzinfo=UTC)),
+    ]
+    await store.append("one-by-one", 0, [cause])
+    for version, event in enumerate(shapes, start=1):
+        await store.append("one-by-one", version, [event.model_copy(update={"event_id": uuid4()})])
+    await store.append("batch", 0, shapes)
+    await seal_pending(conn, range_size=4)
+
+    report = await verify_store(conn)
+    assert report.ok, report.summary()
+    assert (report.events, report.seals) == (11, 2)
 
 
 @pytest.mark.parametrize("sealed", [True, False], ids=["sealed", "unsealed"])

@@ -15,6 +15,7 @@ The problems found are ranked by global position; the report names the first.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,11 +43,13 @@ _SEALED_EVENTS = (
     "SELECT global_position, chain_hash, stream_id, stream_version FROM events"
     " WHERE global_position BETWEEN $1 AND $2 ORDER BY global_position"
 )
-# Text, not jsonb: the digest is recomputed from the JSON as stored, whatever codecs the
-# connection has; the server's ordering follows the (stream_id, stream_version) index.
+# The JSON as text, whatever codecs the connection has; the id as text and the time as
+# microseconds since the epoch (exact: extract returns numeric), as the digest takes them.
+# The order is the (stream_id, stream_version) index's.
 _STREAM_EVENTS = (
-    "SELECT stream_id, stream_version, global_position, chain_hash, event_id, type,"
-    " data::text, metadata::text, occurred_at FROM events ORDER BY stream_id, stream_version"
+    "SELECT stream_id, stream_version, global_position, chain_hash, event_id::text, type,"
+    " data::text, metadata::text, (extract(epoch FROM occurred_at) * 1000000)::bigint"
+    " FROM events ORDER BY stream_id, stream_version"
 )
 _SEALS_PER_READ = 20
 _EVENTS_PER_READ = 5000
@@ -147,22 +150,35 @@ async def _check_streams(conn: Connection, findings: Findings) -> tuple[int, int
     """Check every stream's chain, event by event; return (events, streams)."""
     events = streams = 0
     previous: ChainLink | None = None
-    loads = orjson.loads
     cursor = await conn.cursor(_STREAM_EVENTS)
-    while rows := await cursor.fetch(_EVENTS_PER_READ):
-        for stream_id, version, position, chain_hash, event_id, type_, data, meta, at in rows:
-            if previous is None or previous.stream_id != stream_id:
-                streams += 1
-            link, problems = check_stream_event(
-                previous,
-                stream_id,
-                version,
-                position,
-                chain_hash,
-                (event_id, type_, loads(data), loads(meta), at),
-            )
-            if problems:
-                findings.add_stream_problems(problems)
-            previous = link
-        events += len(rows)
+    rows = await cursor.fetch(_EVENTS_PER_READ)
+    while rows:
+        # The server reads the next batch while this one is checked.
+        ahead = asyncio.ensure_future(cursor.fetch(_EVENTS_PER_READ))
+        try:
+            await asyncio.sleep(0)  # let it send the request
+            previous, new_streams = _check_batch(rows, previous, findings)
+            events += len(rows)
+            streams += new_streams
+            rows = await ahead
+        finally:
+            ahead.cancel()
     return events, streams
+
+
+def _check_batch(
+    rows: list[asyncpg.Record], previous: ChainLink | None, findings: Findings
+) -> tuple[ChainLink | None, int]:
+    """Check a batch of `_STREAM_EVENTS` rows; return the last link and streams begun."""
+    streams = 0
+    loads = orjson.loads
+    for stream_id, version, position, chain_hash, event_id, type_, data, meta, micros in rows:
+        if previous is None or previous.stream_id != stream_id:
+            streams += 1
+        content = (event_id, type_, loads(data), loads(meta), micros)
+        previous, problems = check_stream_event(
+            previous, stream_id, version, position, chain_hash, content
+        )
+        if problems:
+            findings.add_stream_problems(problems)
+    return previous, streams

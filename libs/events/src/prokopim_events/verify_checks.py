@@ -6,11 +6,9 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, NamedTuple
-from uuid import UUID
 
-from .chain import FINGERPRINT_SIZE, chain, content_digest, seal_hash
+from .chain import FINGERPRINT_SIZE, chain, seal_hash, stored_digest
 
 CONTENT_CHANGED = "content changed"
 ORDER_CHANGED = "order changed"
@@ -66,7 +64,9 @@ class SealLink(NamedTuple):
     seal_hash: bytes
 
 
-Content = tuple[UUID, str, dict[str, Any], dict[str, Any], datetime]  # id, type, data, meta, at
+# What the digest covers besides stream and version: id (text), type, data, metadata and the
+# time it occurred in microseconds since the epoch.
+Content = tuple[str, str, dict[str, Any], dict[str, Any], int]
 
 
 def check_stream_event(
@@ -102,8 +102,8 @@ def check_stream_event(
             )
         )
     else:
-        event_id, type_, data, metadata, occurred_at = content
-        digest = content_digest(event_id, stream_id, version, type_, data, metadata, occurred_at)
+        event_id, type_, data, metadata, micros = content
+        digest = stored_digest(event_id, stream_id, version, type_, data, metadata, micros)
         before = previous.chain_hash if previous is not None and same_stream else b""
         if chain(before, digest) != chain_hash:
             problems.append(
