@@ -84,9 +84,9 @@ def check_stream_event(
     if version > expected:
         after = previous.position if previous is not None and same_stream else 0
         versions = (
-            f"version {expected}"
+            f"version {expected} is gone"
             if version == expected + 1
-            else f"versions {expected}-{version - 1}"
+            else f"versions {expected}-{version - 1} are gone"
         )
         problems.append(
             Problem(
@@ -94,8 +94,7 @@ def check_stream_event(
                 None,
                 stream_id,
                 expected,
-                f"{versions} of the stream are gone"
-                f" (between global positions {after} and {position})",
+                f"{versions} (it was between global positions {after} and {position})",
                 after,
                 position,
                 version - expected,
