@@ -1,19 +1,9 @@
-"""Reuse the workspace's real PostgreSQL/NATS fixtures for intake's tests.
-
-Pytest applies /work/main/tests/conftest.py only to tests under tests/, a non-root conftest
-may not declare `pytest_plugins`, and with `--import-mode=importlib` the `tests` folder is
-not importable as a package. So the shared conftest is loaded from its path and its fixtures
-re-exported here, which keeps one definition of how infra is found or started.
-Intake's own fixtures (the started app, a client, the test database's store) follow.
-"""
+"""Intake's own fixtures: the started app, a client and the test database's store (PostgreSQL
+and NATS come from the shared prokopim_testing fixtures)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-from types import ModuleType
 
 import httpx
 import pytest
@@ -30,27 +20,6 @@ from prokopim_kit.runtime import ServiceSettings
 SECRET = "intake-tests-secret-0123456789abcdef"
 
 Auth = Callable[..., dict[str, str]]
-
-
-def _load_shared_conftest() -> ModuleType:
-    path = Path(__file__).resolve().parents[3] / "tests" / "conftest.py"
-    name = "prokopim_intake_tests_shared_fixtures"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None, f"no shared conftest at {path}"
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_shared = _load_shared_conftest()
-
-infra = _shared.infra
-database_url = _shared.database_url
-topology = _shared.topology
-nats_client = _shared.nats_client
 
 
 @pytest.fixture

@@ -1,51 +1,22 @@
-"""Fixtures of publishing's tests: the shared PostgreSQL/NATS ones, a real SMTP server and a
-real HTTP endpoint standing in for the city website.
-
-The workspace's fixtures live in `tests/conftest.py`, which pytest only applies below
-`tests/`; they are re-exported here so these tests use the same real servers.
-"""
+"""Fixtures of publishing's tests: a real SMTP server and a real HTTP endpoint standing in
+for the city website (PostgreSQL and NATS come from the shared prokopim_testing fixtures)."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import socket
-import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-
-_SHARED = Path(__file__).resolve().parents[3] / "tests" / "conftest.py"
-
-
-def _shared_conftest() -> ModuleType:
-    for module in list(sys.modules.values()):
-        if getattr(module, "__file__", None) == str(_SHARED):
-            return module  # already imported by pytest for the workspace's own tests
-    spec = importlib.util.spec_from_file_location("prokopim_workspace_conftest", _SHARED)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_shared = _shared_conftest()
-infra = _shared.infra
-database_url = _shared.database_url
-topology = _shared.topology
-nats_client = _shared.nats_client
 
 
 def free_port() -> int:

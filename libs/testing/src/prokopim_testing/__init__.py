@@ -1,0 +1,1 @@
+"""pytest fixtures shared by every prokopim test suite (loaded by the root conftest.py)."""
