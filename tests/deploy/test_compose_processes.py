@@ -13,7 +13,6 @@ import asyncio
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +31,7 @@ from prokopim_cli.system import RunningSystem, start_process, wait_ready
 from prokopim_cli.trail import case_history
 from prokopim_events.topology import Topology
 from prokopim_sop import load_catalog
+from prokopim_testing.ports import free_port
 
 from .stack import (
     APPLICATION_SERVICES,
@@ -49,13 +49,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 BANDUNG = load_catalog().get("bdg-setda-010-2024")
 VENV_BIN = str(Path(sys.executable).parent)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

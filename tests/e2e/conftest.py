@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -19,13 +18,7 @@ from aiosmtpd.smtp import Envelope, Session
 from prokopim_cli.flows import Driver
 from prokopim_cli.system import SERVICES, RunningSystem, start_system
 from prokopim_events.topology import Topology
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from prokopim_testing.ports import free_port
 
 
 @dataclass

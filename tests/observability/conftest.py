@@ -6,7 +6,6 @@ import asyncio
 import os
 import secrets
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -17,13 +16,7 @@ from nats.aio.client import Client as NatsClient
 from prokopim_cli.infra import Infra
 from prokopim_cli.system import SERVICES, RunningSystem, start_process, start_system, wait_ready
 from prokopim_events.topology import Topology
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from prokopim_testing.ports import free_port
 
 
 @dataclass
