@@ -17,6 +17,7 @@ from .flows import Driver, run_case
 from .infra import running_infra
 from .localsinks import local_sinks
 from .replay import replay
+from .sla import case_sla, format_sla
 from .system import DEFAULT_PORTS, SERVICES, start_system
 from .trail import case_history, format_trail
 from .verify import verify
@@ -111,6 +112,9 @@ async def _demo(city: str, urls: dict[str, str], secret: str, database_url: str)
         await driver.close()
     typer.echo(f"\n== {sop.title.en} ({sop.id} v{sop.version}) case {run.case_id}")
     typer.echo(format_trail(await case_history(database_url, run.case_id)))
+    token = issue_token(secret, subject="demo-auditor", role=sop.steps[0].role)
+    typer.echo("\nAgainst the SOP's standard times (working time, Asia/Jakarta):")
+    typer.echo(format_sla(await case_sla(urls["ledger"], run.case_id, token)))
 
 
 @app.command("demo")
