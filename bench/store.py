@@ -112,6 +112,20 @@ async def ours_replay(store: EventStore, page_size: int) -> tuple[int, float]:
     return count, rate(count, time.perf_counter() - started)
 
 
+async def readable(store: EventStore, expected: int, within: float = 120.0) -> None:
+    """Wait until commit-order reads see all `expected` events.
+
+    They see only transactions older than every writing transaction still open anywhere on
+    the server, so another session's long transaction would shorten the replay measured.
+    """
+    deadline = time.monotonic() + within
+    while (count := sum([len(p.events) async for p in store.replay()])) < expected:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {count} of {expected} events readable after {within}s")
+        print(f"{count} of {expected} events readable: waiting for an open transaction")
+        await asyncio.sleep(1.0)
+
+
 async def ours_relay(
     store: EventStore, database_url: str, nats_url: str, topology: Topology, total: int
 ) -> float:
@@ -265,6 +279,8 @@ async def run(
                 await store.drain()
                 await vacuum(ours_url, "events")
                 await vacuum(peer_url, "stored_events")
+                expected, _ = await asyncio.to_thread(peer_replay, recorder, page_size)
+                await readable(store, expected)
                 for _ in range(max(rounds, 5)):
                     total, eps = await ours_replay(store, page_size)
                     samples["replay_eps"].append(eps)
