@@ -13,7 +13,7 @@ from prokopim_events.db import create_pool
 from prokopim_events.migrations import migrate
 from prokopim_events.store import EventStore
 from prokopim_ledger.calendar import WorkingCalendar
-from prokopim_ledger.projection import ledger_migrations, project_event
+from prokopim_ledger.projection import PROJECTIONS, ledger_migrations, project_event
 from prokopim_ledger.rebuild import rebuild, snapshot
 from prokopim_ledger.samples import append_case, sample_case
 from prokopim_sop import load_catalog
@@ -66,8 +66,11 @@ async def test_live_projection_equals_the_rebuild_whatever_the_delivery_order(
     assert len(live["ledger_step_attempts"]) > 12 * 7
     assert rebuilt == live
     assert rebuilt_overlapped == live
-    indexes = await pool.fetch("SELECT indexdef FROM pg_indexes WHERE tablename LIKE 'ledger_%'")
-    assert len(indexes) == 10  # the rebuild recreated the secondary indexes it dropped
+    indexes = await pool.fetch(
+        "SELECT indexdef FROM pg_indexes WHERE tablename = ANY($1::text[])", list(PROJECTIONS)
+    )
+    assert len(indexes) == 8  # the rebuild recreated the keys and indexes it dropped
+    assert sum("UNIQUE" in row[0] for row in indexes) == 3
     assert any("ledger_audit_case" in row[0] for row in indexes)
     open_cases = await pool.fetchval("SELECT count(*) FROM ledger_cases WHERE closed_at IS NULL")
     assert open_cases == 1

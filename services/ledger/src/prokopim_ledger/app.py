@@ -23,6 +23,7 @@ from .context import LedgerContext
 from .metrics import ledger_metrics
 from .projection import ledger_migrations
 from .rebuild import rebuild
+from .sql_config import ensure_for_store
 
 log = logging.getLogger(__name__)
 SERVICE = "ledger"
@@ -58,6 +59,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         async with inner(app) as state:
             runtime: Runtime = app.state.runtime
+            async with runtime.pool.acquire() as conn:  # the SQL fold's plan and calendar
+                await ensure_for_store(conn, runtime.catalog, ledger.calendar)
             await heal_projections(runtime, ledger)
             tasks = [asyncio.create_task(_alerts(runtime, ledger), name="ledger-sla")]
             tasks.append(asyncio.create_task(_seals(runtime, ledger), name="ledger-seals"))

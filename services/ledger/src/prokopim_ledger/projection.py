@@ -1,9 +1,9 @@
 """The projection, shared by the live consumer and the rebuild so both write the same bytes.
 
 Audit rows come from the `ledger_audit_source` view (one SQL definition of what an audit
-row says about an event). Step attempts and cases come from the pure SLA fold over a case's
-step-completing audit rows; the row encoders below are the only way either path turns the
-fold's result into table rows.
+row says about an event). Step attempts and cases come from the SQL fold (fold.py) over a
+case's step-completing audit rows, which `sla.fold_case` specifies; FACT_QUERY and
+`fact_from_row` read those rows as the specification's input.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 from prokopim_events.db import Connection
@@ -19,7 +18,8 @@ from prokopim_events.migrations import Migration
 from prokopim_sop import SopCatalog
 
 from .calendar import WorkingCalendar
-from .sla import Attempt, CaseSla, Fact, Status, fold_case
+from .fold import refold_case
+from .sla import CaseSla, Fact
 
 AUDIT_TABLE = "ledger_audit"
 ATTEMPTS_TABLE = "ledger_step_attempts"
@@ -97,28 +97,6 @@ def fact_from_row(row: asyncpg.Record | Sequence[Any]) -> Fact:
     )
 
 
-def attempt_row(a: Attempt) -> tuple[Any, ...]:
-    """Encode a step attempt as a ledger_step_attempts row (its fields are in column order)."""
-    return a
-
-
-def case_row(sla: CaseSla) -> tuple[Any, ...]:
-    """Encode a case's totals as a ledger_cases row (CASE_COLUMNS order)."""
-    return (
-        sla.case_id,
-        sla.sop_id,
-        sla.sop_version,
-        sla.opened_at,
-        sla.closed_at,
-        sla.working_seconds,
-        sla.standard_seconds,
-        sla.status.value,
-        len(sla.attempts),
-        sla.rework_loops,
-        sum(1 for a in sla.attempts if a.status is Status.BREACHED),
-    )
-
-
 async def project_event(
     conn: Connection, position: int, catalog: SopCatalog, calendar: WorkingCalendar
 ) -> CaseSla | None:
@@ -131,18 +109,3 @@ async def project_event(
     if row is None or not row["completes"]:
         return None
     return await refold_case(conn, row["case_id"], catalog, calendar)
-
-
-async def refold_case(
-    conn: Connection, case_id: UUID, catalog: SopCatalog, calendar: WorkingCalendar
-) -> CaseSla:
-    """Fold a case again from its audit rows and replace its attempt and case rows."""
-    rows = await conn.fetch(f"{FACT_QUERY} AND case_id = $1 ORDER BY global_position", case_id)
-    sla = fold_case([fact_from_row(r) for r in rows], catalog, calendar)
-    await conn.execute("DELETE FROM ledger_step_attempts WHERE case_id = $1", case_id)
-    await conn.execute("DELETE FROM ledger_cases WHERE case_id = $1", case_id)
-    await conn.copy_records_to_table(
-        ATTEMPTS_TABLE, records=[attempt_row(a) for a in sla.attempts], columns=ATTEMPT_COLUMNS
-    )
-    await conn.copy_records_to_table(CASES_TABLE, records=[case_row(sla)], columns=CASE_COLUMNS)
-    return sla

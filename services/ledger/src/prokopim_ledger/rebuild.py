@@ -1,19 +1,23 @@
 """Drop and rebuild every ledger projection from the events table, in bulk.
 
 One writing transaction: the projections are locked (the live consumer waits, then carries
-on from where the rebuild's snapshot ended), emptied, their secondary indexes dropped, and
-refilled set-wise. Audit rows are copied server-side from the `ledger_audit_source` view in
-position ranges (no row crosses the wire). Meanwhile a second connection, reading the very
-same snapshot, streams the step-completing rows of that view out, and the SLA fold turns
-them case by case into attempt and case rows with the functions the live path uses; they
-are COPYed in once the audit copy is done. The indexes are rebuilt last, each in one sort.
+on from where the rebuild's snapshot ended), emptied, their indexes and primary keys
+dropped, and refilled set-wise, with no per-event work in Python. Audit rows are copied
+server-side from the `ledger_audit_source` view in position ranges; step attempts and cases
+come from the SQL fold (fold.py), the one the live path runs for a single case.
+
+With a second connection reading the very same snapshot, the work is split so both cores
+of the database work: that connection folds the cases in the upper part of the case-id
+range straight from the events and sends its rows as binary COPY data, while the writer
+copies the audit rows and folds the lower part. The indexes are rebuilt last, each in one
+sort.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -22,25 +26,17 @@ from prokopim_events.db import Connection
 from prokopim_sop import SopCatalog
 
 from .calendar import WorkingCalendar
-from .projection import (
-    ATTEMPT_COLUMNS,
-    ATTEMPTS_TABLE,
-    CASE_COLUMNS,
-    CASES_TABLE,
-    FACT_QUERY,
-    PROJECTIONS,
-    attempt_row,
-    case_row,
-    fact_from_row,
-)
-from .sla import CaseSla, Fact, fold_case
+from .fold import ATTEMPT_SELECT, CASE_ROWS, FOLD_FROM_SOURCE, HIGHEST, LOWEST, fold_cases
+from .projection import ATTEMPT_COLUMNS, ATTEMPTS_TABLE, CASE_COLUMNS, CASES_TABLE, PROJECTIONS
+from .sql_config import ensure_for_store
 
 Progress = Callable[[str, int, int], None]  # phase, done, total
-AUDIT_CHUNK = 100_000
-FOLD_CHUNK = 20_000
-COPY_BATCH = 20_000
-# The fold reads what the audit rows will say, straight from the events (same view).
-_SOURCE_FACTS = FACT_QUERY.replace("FROM ledger_audit ", "FROM ledger_audit_source ")
+AUDIT_CHUNK = 250_000
+# Share of the cases the second connection folds from the events: it has no audit rows
+# to copy, so it takes most of the fold.
+READER_SHARE = 0.6
+WORK_MEM = "256MB"
+_FAR = "ledger_rebuild_far"
 
 
 @dataclass(frozen=True)
@@ -69,40 +65,56 @@ async def rebuild(
 ) -> RebuildStats:
     """Rebuild the audit, attempt and case projections from the store; return figures.
 
-    With `reader` (a second connection), the SLA fold runs while the audit rows are copied.
+    With `reader` (a second connection), part of the fold runs there meanwhile.
     """
     started = time.perf_counter()
+    # committed before the snapshot, so that the reader sees the same plan and calendar
+    await ensure_for_store(conn, catalog, calendar)
     async with conn.transaction(isolation="repeatable_read"):
+        await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
         await conn.execute(f"LOCK TABLE {', '.join(PROJECTIONS)} IN ACCESS EXCLUSIVE MODE")
         await conn.execute(f"TRUNCATE {', '.join(PROJECTIONS)}")
-        indexes = await _drop_indexes(conn)
+        restore = await _drop_indexes(conn)
         bounds = await conn.fetchrow(
             "SELECT coalesce(min(global_position), 1), coalesce(max(global_position), 0),"
             " count(*) FROM events"
         )
         assert bounds is not None
         low, high, total = bounds
-        writer = _Writer(conn)
         if reader is None:
             await _copy_audit(conn, low, high, total, progress)
-            await _fold_all(conn, _SOURCE_FACTS, catalog, calendar, total, writer, progress)
+            progress("sla", 0, total)
+            attempts, cases = await fold_cases(conn, LOWEST, HIGHEST)
         else:
             snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
-            async with reader.transaction(isolation="repeatable_read", readonly=True):
+            async with reader.transaction(isolation="repeatable_read"):
                 await reader.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-                audit = asyncio.create_task(_copy_audit(conn, low, high, total, progress))
-                writer.hold_until(audit)
-                await _fold_all(reader, _SOURCE_FACTS, catalog, calendar, total, writer, progress)
-                await audit
-        await writer.flush()
-        await _refold_late(conn, writer, catalog, calendar)
-        for statement in indexes:
+                await reader.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+                split = UUID(int=int((1 - READER_SHARE) * HIGHEST.int))
+                far = asyncio.create_task(_fold_far(reader, split, HIGHEST))
+                try:
+                    await _copy_audit(conn, low, high, total, progress)
+                    progress("sla", 0, total)
+                    attempts, cases = await fold_cases(conn, LOWEST, UUID(int=split.int - 1))
+                except BaseException:
+                    far.cancel()
+                    await asyncio.gather(far, return_exceptions=True)
+                    raise
+                more_attempts, more_cases = await _copy_far(conn, *await far)
+                attempts, cases = attempts + more_attempts, cases + more_cases
+        progress("sla", total, total)
+        for statement in restore:
             await conn.execute(statement)
-    return RebuildStats(total, writer.cases, writer.attempts, time.perf_counter() - started)
+    return RebuildStats(total, cases, attempts, time.perf_counter() - started)
 
 
 async def _drop_indexes(conn: Connection) -> list[str]:
-    """Drop the projections' secondary indexes; return the statements that recreate them."""
+    """Drop the projections' primary keys and indexes; return what recreates them."""
+    keys = await conn.fetch(
+        "SELECT c.conname, c.conrelid::regclass::text AS tab, pg_get_constraintdef(c.oid) AS def"
+        " FROM pg_constraint c WHERE c.contype = 'p' AND c.conrelid = ANY($1::regclass[])",
+        list(PROJECTIONS),
+    )
     rows = await conn.fetch(
         "SELECT i.indexname, i.indexdef FROM pg_indexes i"
         " JOIN pg_class c ON c.relname = i.indexname"
@@ -113,7 +125,12 @@ async def _drop_indexes(conn: Connection) -> list[str]:
     )
     for row in rows:
         await conn.execute(f'DROP INDEX "{row["indexname"]}"')
-    return [row["indexdef"] for row in rows]
+    for key in keys:
+        await conn.execute(f'ALTER TABLE {key["tab"]} DROP CONSTRAINT "{key["conname"]}"')
+    return [
+        *(f'ALTER TABLE {k["tab"]} ADD CONSTRAINT "{k["conname"]}" {k["def"]}' for k in keys),
+        *(row["indexdef"] for row in rows),
+    ]
 
 
 async def _copy_audit(conn: Connection, low: int, high: int, total: int, progress: Progress) -> int:
@@ -134,88 +151,46 @@ async def _copy_audit(conn: Connection, low: int, high: int, total: int, progres
     return done
 
 
-async def _fold_all(
-    source: Connection,
-    query: str,
-    catalog: SopCatalog,
-    calendar: WorkingCalendar,
-    events: int,
-    writer: _Writer,
-    progress: Progress,
-) -> None:
-    """Fold every case; a case is folded once its last step completes, or at the end."""
-    pending: dict[UUID, list[Fact]] = {}
-    folded: set[UUID] = set()
-    done = 0
-    progress("sla", 0, events)
-    cursor = await source.cursor(f"{query} ORDER BY global_position")
-    while rows := await cursor.fetch(FOLD_CHUNK):
-        for row in rows:
-            fact = fact_from_row(row)
-            case_id = fact.case_id
-            if case_id in folded:  # an event after the case closed: refolded at the end
-                writer.late.add(case_id)
-                continue
-            facts = pending.get(case_id)
-            if facts is None:
-                facts = pending[case_id] = []
-            facts.append(fact)
-            if fact.next_step is None:
-                folded.add(case_id)
-                await writer.add(fold_case(pending.pop(case_id), catalog, calendar))
-        done += len(rows)
-        progress("sla", rows[-1][0], events)
-    for facts in pending.values():
-        await writer.add(fold_case(facts, catalog, calendar))
-    progress("sla", events, events)
+async def _fold_far(reader: Connection, low: UUID, high: UUID) -> tuple[list[bytes], list[bytes]]:
+    """Fold the cases low..high from the events on `reader`; return their rows as COPY data."""
+    # literals, not parameters: CREATE TABLE AS takes none
+    query = FOLD_FROM_SOURCE.format(table=_FAR).replace("$1", f"'{low}'::uuid")
+    await reader.execute(query.replace("$2", f"'{high}'::uuid"))
+    attempts: list[bytes] = []
+    cases: list[bytes] = []
+
+    await reader.copy_from_query(
+        f"SELECT {ATTEMPT_SELECT} FROM {_FAR}", output=_collector(attempts), format="binary"
+    )
+    await reader.copy_from_query(
+        CASE_ROWS.format(source=_FAR), output=_collector(cases), format="binary"
+    )
+    return attempts, cases
 
 
-async def _refold_late(
-    conn: Connection, writer: _Writer, catalog: SopCatalog, calendar: WorkingCalendar
-) -> None:
-    for case_id in writer.late:
-        rows = await conn.fetch(f"{FACT_QUERY} AND case_id = $1 ORDER BY global_position", case_id)
-        await conn.execute("DELETE FROM ledger_step_attempts WHERE case_id = $1", case_id)
-        await conn.execute("DELETE FROM ledger_cases WHERE case_id = $1", case_id)
-        await writer.add(fold_case([fact_from_row(r) for r in rows], catalog, calendar))
-        writer.cases -= 1  # counted once already
-    await writer.flush()
+async def _copy_far(conn: Connection, attempts: list[bytes], cases: list[bytes]) -> tuple[int, int]:
+    counts = []
+    for table, columns, chunks in (
+        (ATTEMPTS_TABLE, ATTEMPT_COLUMNS, attempts),
+        (CASES_TABLE, CASE_COLUMNS, cases),
+    ):
+        status = await conn.copy_to_table(
+            table, source=_iterate(chunks), columns=columns, format="binary"
+        )
+        counts.append(int(status.rsplit(" ", 1)[1]))
+    return counts[0], counts[1]
 
 
-class _Writer:
-    """Buffers attempt and case rows and COPYs them in batches (once `hold_until` is done)."""
+def _collector(chunks: list[bytes]) -> Callable[[bytes], Coroutine[Any, Any, None]]:
+    async def sink(data: bytes) -> None:
+        chunks.append(data)
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._attempts: list[Any] = []
-        self._cases: list[tuple[Any, ...]] = []
-        self._held: asyncio.Task[int] | None = None
-        self.late: set[UUID] = set()
-        self.cases = 0
-        self.attempts = 0
+    return sink
 
-    def hold_until(self, task: asyncio.Task[int]) -> None:
-        """Write nothing before `task` is done (it uses the connection meanwhile)."""
-        self._held = task
 
-    async def add(self, sla: CaseSla) -> None:
-        self._attempts.extend(attempt_row(a) for a in sla.attempts)
-        self._cases.append(case_row(sla))
-        if len(self._attempts) >= COPY_BATCH and (self._held is None or self._held.done()):
-            await self.flush()
-
-    async def flush(self) -> None:
-        if self._attempts:
-            await self._conn.copy_records_to_table(
-                ATTEMPTS_TABLE, records=self._attempts, columns=ATTEMPT_COLUMNS
-            )
-            self.attempts += len(self._attempts)
-        if self._cases:
-            await self._conn.copy_records_to_table(
-                CASES_TABLE, records=self._cases, columns=CASE_COLUMNS
-            )
-            self.cases += len(self._cases)
-        self._attempts, self._cases = [], []
+async def _iterate(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
 
 
 _ORDER = {

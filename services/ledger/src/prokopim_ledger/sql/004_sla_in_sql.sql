@@ -1,0 +1,177 @@
+-- The SLA fold in SQL, set-based: what sla.fold_case specifies, for one case (live) or
+-- every case at once (rebuild), from the step-completing audit rows. The configuration it
+-- needs is materialised from Python (sql_config.py) at start-up and before a rebuild.
+
+-- Each step's role and standard in working seconds; step 0 holds the SOP's total.
+CREATE TABLE IF NOT EXISTS ledger_sla_plan (
+    sop_id           text             NOT NULL,
+    sop_version      text             NOT NULL,
+    step             int              NOT NULL,
+    role             text             NOT NULL,
+    standard_seconds double precision NOT NULL,
+    PRIMARY KEY (sop_id, sop_version, step)
+);
+
+-- Every local day of the years the events span: its office opening instant, its working
+-- seconds (0 on a day off) and the working seconds of all earlier days in the table.
+-- The working time between two instants is the difference of their cumulative positions.
+CREATE TABLE IF NOT EXISTS ledger_working_days (
+    day             date             PRIMARY KEY,
+    opens           timestamptz      NOT NULL,
+    length          double precision NOT NULL,
+    before_seconds  double precision NOT NULL,
+    through_seconds double precision NOT NULL  -- before_seconds + length
+);
+CREATE INDEX IF NOT EXISTS ledger_working_days_through
+    ON ledger_working_days (through_seconds, day);
+
+-- Which calendar and catalog the two tables above were made from, and the days covered.
+CREATE TABLE IF NOT EXISTS ledger_sla_config (
+    one         boolean PRIMARY KEY DEFAULT true CHECK (one),
+    timezone    text    NOT NULL,
+    fingerprint text    NOT NULL,
+    first_day   date    NOT NULL,
+    last_day    date    NOT NULL
+);
+
+-- The instant `seconds` of working time after an instant at cumulative position
+-- (before_s, into_s): calendar.after_working.
+CREATE OR REPLACE FUNCTION ledger_after_working(
+    entered timestamptz, before_s double precision, into_s double precision,
+    seconds double precision
+) RETURNS timestamptz LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN seconds <= 0 THEN entered ELSE (
+        SELECT d.opens + make_interval(secs => (before_s - d.before_seconds) + into_s + seconds)
+          FROM ledger_working_days d
+         WHERE d.through_seconds - before_s >= into_s + seconds
+         ORDER BY d.through_seconds, d.day
+         LIMIT 1)
+    END
+$$;
+
+-- Step-completing events placed on the working calendar: the audit rows written
+-- (`ledger_sla_facts`, live) or those the view would write (`ledger_sla_source_facts`, read
+-- straight from the events by a rebuild's second connection).
+CREATE OR REPLACE VIEW ledger_sla_facts AS
+SELECT a.case_id, a.global_position AS position, a.occurred_at, a.step, a.next_step,
+       a.decision, a.reason, a.actor_id, a.sop_id, a.sop_version, a.assignments,
+       d.before_seconds AS before_s,
+       least(greatest(date_part('epoch', a.occurred_at - d.opens), 0), d.length) AS into_s
+  FROM ledger_audit a
+  LEFT JOIN ledger_working_days d
+    ON d.day = (a.occurred_at AT TIME ZONE (SELECT timezone FROM ledger_sla_config))::date
+ WHERE a.completes;
+
+CREATE OR REPLACE VIEW ledger_sla_source_facts AS
+SELECT a.case_id, a.global_position AS position, a.occurred_at, a.step, a.next_step,
+       a.decision, a.reason, a.actor_id, a.sop_id, a.sop_version, a.assignments,
+       d.before_seconds AS before_s,
+       least(greatest(date_part('epoch', a.occurred_at - d.opens), 0), d.length) AS into_s
+  FROM ledger_audit_source a
+  LEFT JOIN ledger_working_days d
+    ON d.day = (a.occurred_at AT TIME ZONE (SELECT timezone FROM ledger_sla_config))::date
+ WHERE a.completes;
+
+-- Step attempts of the cases low..high (from the facts view named), with the columns of ledger_step_attempts first and
+-- what the case row needs after them. Each fact is a completion mark (kind 0) at its step
+-- and an entry mark (kind 1) at its next step; per case and step, a completion right after
+-- an entry measures from it, one that is not measures 0; each entry and each unentered
+-- completion counts an attempt; an entry that is the last mark of its step is running.
+-- Staff: the assignments of the case's latest fact carrying some (at the completion, or
+-- at the end for a running attempt), filtered by the step's role.
+CREATE OR REPLACE FUNCTION ledger_sla_attempt_rows(facts text, low uuid, high uuid)
+RETURNS TABLE (
+    case_id uuid, step int, attempt int, sop_id text, sop_version text, role text,
+    assignees text[], entered_at timestamptz, entered_position bigint,
+    standard_seconds double precision, at_risk_at timestamptz, breach_at timestamptz,
+    completed_at timestamptz, completed_position bigint, completed_by text, outcome text,
+    reason text, working_seconds double precision, status text,
+    opened_at timestamptz, closes_at timestamptz
+) LANGUAGE plpgsql STABLE AS $function$
+BEGIN
+IF facts NOT IN ('ledger_sla_facts', 'ledger_sla_source_facts') THEN
+    RAISE EXCEPTION 'no such facts view: %', facts;
+END IF;
+-- the facts view is named in the text, so that a rebuild's second connection reading the
+-- events never touches (nor waits for the lock on) ledger_audit
+RETURN QUERY EXECUTE format($query$
+WITH x AS MATERIALIZED (
+    SELECT * FROM %I WHERE case_id BETWEEN $1 AND $2
+), staff AS (
+    SELECT x.position, x.assignments FROM x
+     WHERE CASE jsonb_typeof(x.assignments) WHEN 'array'
+                THEN jsonb_array_length(x.assignments) > 0 ELSE false END
+), f AS (
+    SELECT x.case_id, x.position, x.occurred_at, x.step, x.next_step, x.decision, x.reason,
+           x.actor_id, x.before_s, x.into_s,
+           first_value(x.sop_id) OVER c AS case_sop,
+           first_value(x.sop_version) OVER c AS case_version,
+           first_value(x.occurred_at) OVER c AS opened_at,
+           max(s.position) OVER c AS staff_now,
+           max(s.position) OVER (PARTITION BY x.case_id) AS staff_last
+      FROM x LEFT JOIN staff s ON s.position = x.position
+    WINDOW c AS (PARTITION BY x.case_id ORDER BY x.position)
+), m AS (
+    SELECT f.case_id, f.position, f.occurred_at, f.next_step, f.decision, f.reason,
+           f.actor_id, f.case_sop, f.case_version, f.opened_at, f.before_s, f.into_s,
+           k.step, k.kind,
+           CASE k.kind WHEN 0 THEN f.staff_now ELSE f.staff_last END AS staff_at,
+           lag(k.kind) OVER p AS prev_kind,
+           lag(f.occurred_at) OVER p AS prev_at,
+           lag(f.position) OVER p AS prev_position,
+           lag(f.before_s) OVER p AS prev_before,
+           lag(f.into_s) OVER p AS prev_into,
+           lead(k.kind) OVER p AS next_kind
+      FROM f CROSS JOIN LATERAL (VALUES (f.step, 0), (f.next_step, 1)) AS k (step, kind)
+     WHERE k.step IS NOT NULL
+    WINDOW p AS (PARTITION BY f.case_id, k.step ORDER BY f.position, k.kind)
+), n AS (
+    SELECT m.*,
+           sum(CASE WHEN m.kind = 1 OR m.prev_kind IS DISTINCT FROM 1 THEN 1 ELSE 0 END)
+               OVER (PARTITION BY m.case_id, m.step ORDER BY m.position, m.kind
+                     ROWS UNBOUNDED PRECEDING) AS number
+      FROM m
+)
+SELECT n.case_id,
+       n.step,
+       n.number::int,
+       n.case_sop,
+       n.case_version,
+       p.role,
+       CASE WHEN s.assignments IS NULL THEN '{}'::text[]
+            ELSE ARRAY(SELECT a.e ->> 'name'
+                         FROM jsonb_array_elements(s.assignments) WITH ORDINALITY AS a (e, i)
+                        WHERE a.e ->> 'role' = p.role ORDER BY a.i) END,
+       CASE WHEN n.kind = 0 AND n.prev_kind = 1 THEN n.prev_at ELSE n.occurred_at END,
+       CASE WHEN n.kind = 0 AND n.prev_kind = 1 THEN n.prev_position ELSE n.position END,
+       p.standard_seconds,
+       CASE WHEN n.kind = 1 THEN ledger_after_working(
+           n.occurred_at, n.before_s, n.into_s, 0.75 * p.standard_seconds) END,
+       CASE WHEN n.kind = 1 THEN ledger_after_working(
+           n.occurred_at, n.before_s, n.into_s, p.standard_seconds) END,
+       CASE WHEN n.kind = 0 THEN n.occurred_at END,
+       CASE WHEN n.kind = 0 THEN n.position END,
+       CASE WHEN n.kind = 0 THEN n.actor_id END,
+       CASE WHEN n.kind = 0 THEN coalesce(n.decision, 'completed') END,
+       CASE WHEN n.kind = 0 AND n.decision = 'rejected' THEN n.reason END,
+       u.used,
+       CASE WHEN n.kind = 1 THEN NULL
+            WHEN u.used > p.standard_seconds THEN 'breached'
+            WHEN u.used >= 0.75 * p.standard_seconds THEN 'at-risk'
+            ELSE 'on-time' END,
+       n.opened_at,
+       CASE WHEN n.kind = 0 AND n.next_step IS NULL THEN n.occurred_at END
+  FROM n
+  CROSS JOIN LATERAL (
+      SELECT CASE WHEN n.kind = 1 THEN NULL
+                  WHEN n.prev_kind = 1
+                  THEN greatest((n.before_s - n.prev_before) + (n.into_s - n.prev_into), 0)
+                  ELSE 0 END::double precision AS used
+  ) AS u
+  LEFT JOIN ledger_sla_plan p
+    ON (p.sop_id, p.sop_version, p.step) = (n.case_sop, n.case_version, n.step)
+  LEFT JOIN staff s ON s.position = n.staff_at
+ WHERE n.kind = 0 OR n.next_kind IS NULL
+$query$, facts) USING low, high;
+END
+$function$;
