@@ -1,6 +1,6 @@
 """The SLA fold as the ledger runs it: set-based SQL, one definition for live and rebuild.
 
-`ledger_sla_attempt_rows(from_source, low, high)` (sql/004_sla_in_sql.sql) derives the step
+`ledger_sla_attempt_rows(facts, low, high)` (sql/004_sla_in_sql.sql) derives the step
 attempts of the cases whose ids lie in low..high from their step-completing audit rows,
 with exactly the rules of `sla.fold_case` (the pure specification, which the tests hold
 it to). Case rows are aggregated from those attempts by CASE_ROWS. The live path runs
@@ -74,12 +74,14 @@ async def refold_case(
     conn: Connection, case_id: UUID, catalog: SopCatalog, calendar: WorkingCalendar
 ) -> CaseSla:
     """Fold a case again from its audit rows and replace its attempt and case rows."""
-    moment = await conn.fetchval(
-        "SELECT max(occurred_at) FROM ledger_audit WHERE case_id = $1 AND completes", case_id
+    span = await conn.fetchrow(
+        "SELECT min(occurred_at), max(occurred_at) FROM ledger_audit"
+        " WHERE case_id = $1 AND completes",
+        case_id,
     )
-    if moment is None:
+    if span is None or span[0] is None:
         raise ValueError(f"case {case_id} has no step-completing event")
-    await ensure_sla_config(conn, catalog, calendar, moment)
+    await ensure_sla_config(conn, catalog, calendar, span[0], span[1])
     await conn.execute("DELETE FROM ledger_step_attempts WHERE case_id = $1", case_id)
     await conn.execute("DELETE FROM ledger_cases WHERE case_id = $1", case_id)
     await fold_cases(conn, case_id, case_id)

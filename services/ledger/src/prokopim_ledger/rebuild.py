@@ -27,15 +27,25 @@ from prokopim_sop import SopCatalog
 
 from .calendar import WorkingCalendar
 from .fold import ATTEMPT_SELECT, CASE_ROWS, FOLD_FROM_SOURCE, HIGHEST, LOWEST, fold_cases
-from .projection import ATTEMPT_COLUMNS, ATTEMPTS_TABLE, CASE_COLUMNS, CASES_TABLE, PROJECTIONS
+from .projection import (
+    ATTEMPT_COLUMNS,
+    ATTEMPTS_TABLE,
+    AUDIT_TABLE,
+    CASE_COLUMNS,
+    CASES_TABLE,
+    PROJECTIONS,
+)
 from .sql_config import ensure_for_store
 
 Progress = Callable[[str, int, int], None]  # phase, done, total
 AUDIT_CHUNK = 250_000
 # Share of the cases the second connection folds from the events: it has no audit rows
 # to copy, so it takes most of the fold.
-READER_SHARE = 0.6
-WORK_MEM = "256MB"
+READER_SHARE = 0.7
+# sorts and index builds in memory; no JIT (compiling the big fold costs more than it saves)
+_SETTINGS = (
+    "SET LOCAL work_mem = '256MB'; SET LOCAL maintenance_work_mem = '512MB'; SET LOCAL jit = off"
+)
 _FAR = "ledger_rebuild_far"
 
 
@@ -71,10 +81,10 @@ async def rebuild(
     # committed before the snapshot, so that the reader sees the same plan and calendar
     await ensure_for_store(conn, catalog, calendar)
     async with conn.transaction(isolation="repeatable_read"):
-        await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        await conn.execute(_SETTINGS)
         await conn.execute(f"LOCK TABLE {', '.join(PROJECTIONS)} IN ACCESS EXCLUSIVE MODE")
         await conn.execute(f"TRUNCATE {', '.join(PROJECTIONS)}")
-        restore = await _drop_indexes(conn)
+        restore = await _drop_indexes(conn)  # table -> statements recreating them
         bounds = await conn.fetchrow(
             "SELECT coalesce(min(global_position), 1), coalesce(max(global_position), 0),"
             " count(*) FROM events"
@@ -83,17 +93,19 @@ async def rebuild(
         low, high, total = bounds
         if reader is None:
             await _copy_audit(conn, low, high, total, progress)
+            await _restore(conn, restore.pop(AUDIT_TABLE, []))
             progress("sla", 0, total)
             attempts, cases = await fold_cases(conn, LOWEST, HIGHEST)
         else:
             snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
             async with reader.transaction(isolation="repeatable_read"):
                 await reader.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-                await reader.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+                await reader.execute(_SETTINGS)
                 split = UUID(int=int((1 - READER_SHARE) * HIGHEST.int))
                 far = asyncio.create_task(_fold_far(reader, split, HIGHEST))
                 try:
                     await _copy_audit(conn, low, high, total, progress)
+                    await _restore(conn, restore.pop(AUDIT_TABLE, []))
                     progress("sla", 0, total)
                     attempts, cases = await fold_cases(conn, LOWEST, UUID(int=split.int - 1))
                 except BaseException:
@@ -103,20 +115,21 @@ async def rebuild(
                 more_attempts, more_cases = await _copy_far(conn, *await far)
                 attempts, cases = attempts + more_attempts, cases + more_cases
         progress("sla", total, total)
-        for statement in restore:
-            await conn.execute(statement)
+        for statements in restore.values():
+            await _restore(conn, statements)
     return RebuildStats(total, cases, attempts, time.perf_counter() - started)
 
 
-async def _drop_indexes(conn: Connection) -> list[str]:
-    """Drop the projections' primary keys and indexes; return what recreates them."""
+async def _drop_indexes(conn: Connection) -> dict[str, list[str]]:
+    """Drop the projections' primary keys and indexes; return what recreates them, by
+    table (keys first: each is built in one sort once its table is filled)."""
     keys = await conn.fetch(
         "SELECT c.conname, c.conrelid::regclass::text AS tab, pg_get_constraintdef(c.oid) AS def"
         " FROM pg_constraint c WHERE c.contype = 'p' AND c.conrelid = ANY($1::regclass[])",
         list(PROJECTIONS),
     )
     rows = await conn.fetch(
-        "SELECT i.indexname, i.indexdef FROM pg_indexes i"
+        "SELECT i.tablename, i.indexname, i.indexdef FROM pg_indexes i"
         " JOIN pg_class c ON c.relname = i.indexname"
         " JOIN pg_index x ON x.indexrelid = c.oid"
         " WHERE i.schemaname = current_schema() AND i.tablename = ANY($1::text[])"
@@ -127,10 +140,19 @@ async def _drop_indexes(conn: Connection) -> list[str]:
         await conn.execute(f'DROP INDEX "{row["indexname"]}"')
     for key in keys:
         await conn.execute(f'ALTER TABLE {key["tab"]} DROP CONSTRAINT "{key["conname"]}"')
-    return [
-        *(f'ALTER TABLE {k["tab"]} ADD CONSTRAINT "{k["conname"]}" {k["def"]}' for k in keys),
-        *(row["indexdef"] for row in rows),
-    ]
+    restore: dict[str, list[str]] = {table: [] for table in PROJECTIONS}
+    for k in keys:
+        restore[k["tab"]].append(
+            f'ALTER TABLE {k["tab"]} ADD CONSTRAINT "{k["conname"]}" {k["def"]}'
+        )
+    for row in rows:
+        restore[row["tablename"]].append(row["indexdef"])
+    return restore
+
+
+async def _restore(conn: Connection, statements: list[str]) -> None:
+    for statement in statements:
+        await conn.execute(statement)
 
 
 async def _copy_audit(conn: Connection, low: int, high: int, total: int, progress: Progress) -> int:

@@ -101,6 +101,10 @@ WITH x AS MATERIALIZED (
     SELECT x.position, x.assignments FROM x
      WHERE CASE jsonb_typeof(x.assignments) WHEN 'array'
                 THEN jsonb_array_length(x.assignments) > 0 ELSE false END
+), staff_names AS (  -- each assignment's staff names per role, in their order
+    SELECT s.position, a.e ->> 'role' AS role, array_agg(a.e ->> 'name' ORDER BY a.i) AS names
+      FROM staff s, jsonb_array_elements(s.assignments) WITH ORDINALITY AS a (e, i)
+     GROUP BY s.position, a.e ->> 'role'
 ), f AS (
     SELECT x.case_id, x.position, x.occurred_at, x.step, x.next_step, x.decision, x.reason,
            x.actor_id, x.before_s, x.into_s,
@@ -116,9 +120,8 @@ WITH x AS MATERIALIZED (
            f.actor_id, f.case_sop, f.case_version, f.opened_at, f.before_s, f.into_s,
            k.step, k.kind,
            CASE k.kind WHEN 0 THEN f.staff_now ELSE f.staff_last END AS staff_at,
-           lag(k.kind) OVER p AS prev_kind,
+           lag(f.position * 2 + k.kind) OVER p AS prev_key,  -- position and kind
            lag(f.occurred_at) OVER p AS prev_at,
-           lag(f.position) OVER p AS prev_position,
            lag(f.before_s) OVER p AS prev_before,
            lag(f.into_s) OVER p AS prev_into,
            lead(k.kind) OVER p AS next_kind
@@ -126,8 +129,8 @@ WITH x AS MATERIALIZED (
      WHERE k.step IS NOT NULL
     WINDOW p AS (PARTITION BY f.case_id, k.step ORDER BY f.position, k.kind)
 ), n AS (
-    SELECT m.*,
-           sum(CASE WHEN m.kind = 1 OR m.prev_kind IS DISTINCT FROM 1 THEN 1 ELSE 0 END)
+    SELECT m.*, m.prev_key %% 2 = 1 AS entered,
+           sum(CASE WHEN m.kind = 1 OR m.prev_key %% 2 IS DISTINCT FROM 1 THEN 1 ELSE 0 END)
                OVER (PARTITION BY m.case_id, m.step ORDER BY m.position, m.kind
                      ROWS UNBOUNDED PRECEDING) AS number
       FROM m
@@ -138,12 +141,9 @@ SELECT n.case_id,
        n.case_sop,
        n.case_version,
        p.role,
-       CASE WHEN s.assignments IS NULL THEN '{}'::text[]
-            ELSE ARRAY(SELECT a.e ->> 'name'
-                         FROM jsonb_array_elements(s.assignments) WITH ORDINALITY AS a (e, i)
-                        WHERE a.e ->> 'role' = p.role ORDER BY a.i) END,
-       CASE WHEN n.kind = 0 AND n.prev_kind = 1 THEN n.prev_at ELSE n.occurred_at END,
-       CASE WHEN n.kind = 0 AND n.prev_kind = 1 THEN n.prev_position ELSE n.position END,
+       coalesce(s.names, '{}'::text[]),
+       CASE WHEN n.kind = 0 AND n.entered THEN n.prev_at ELSE n.occurred_at END,
+       CASE WHEN n.kind = 0 AND n.entered THEN n.prev_key / 2 ELSE n.position END,
        p.standard_seconds,
        CASE WHEN n.kind = 1 THEN ledger_after_working(
            n.occurred_at, n.before_s, n.into_s, 0.75 * p.standard_seconds) END,
@@ -164,13 +164,13 @@ SELECT n.case_id,
   FROM n
   CROSS JOIN LATERAL (
       SELECT CASE WHEN n.kind = 1 THEN NULL
-                  WHEN n.prev_kind = 1
+                  WHEN n.entered
                   THEN greatest((n.before_s - n.prev_before) + (n.into_s - n.prev_into), 0)
                   ELSE 0 END::double precision AS used
   ) AS u
   LEFT JOIN ledger_sla_plan p
     ON (p.sop_id, p.sop_version, p.step) = (n.case_sop, n.case_version, n.step)
-  LEFT JOIN staff s ON s.position = n.staff_at
+  LEFT JOIN staff_names s ON s.position = n.staff_at AND s.role = p.role
  WHERE n.kind = 0 OR n.next_kind IS NULL
 $query$, facts) USING low, high;
 END
