@@ -8,9 +8,8 @@ CREATE TABLE IF NOT EXISTS ledger_sla_plan (
     sop_version      text             NOT NULL,
     step             int              NOT NULL,
     role             text             NOT NULL,
-    standard_seconds double precision NOT NULL,
-    PRIMARY KEY (sop_id, sop_version, step)
-);
+    standard_seconds double precision NOT NULL
+);  -- no index: the fold hashes these few rows instead of probing per attempt
 
 -- Every local day of the years the events span: its office opening instant, its working
 -- seconds (0 on a day off) and the working seconds of all earlier days in the table.
@@ -99,7 +98,8 @@ WITH x AS MATERIALIZED (
     SELECT * FROM %I WHERE case_id BETWEEN $1 AND $2
 ), staff AS (
     SELECT x.position, x.assignments FROM x
-     WHERE CASE jsonb_typeof(x.assignments) WHEN 'array'
+     WHERE x.assignments IS NOT NULL
+       AND CASE jsonb_typeof(x.assignments) WHEN 'array'
                 THEN jsonb_array_length(x.assignments) > 0 ELSE false END
 ), staff_names AS (  -- each assignment's staff names per role, in their order
     SELECT s.position, a.e ->> 'role' AS role, array_agg(a.e ->> 'name' ORDER BY a.i) AS names
