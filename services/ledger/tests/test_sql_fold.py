@@ -185,3 +185,26 @@ async def test_rebuilt_sample_cases_equal_fold_case(pool: asyncpg.Pool) -> None:
             assert_same(await read_case(conn, case_id), spec)
             open_cases += spec.closed_at is None
     assert 5 <= open_cases < 30
+
+
+async def test_a_rebuild_covers_an_event_outside_the_years_of_the_first_and_last(
+    pool: asyncpg.Pool,
+) -> None:
+    # the rebuild first covers the years of the first and last events by position; the
+    # fold refuses the 2031 case's days (never measures them as if absent), and the
+    # rebuild covers every event's year and starts again
+    store, rng = EventStore(pool), random.Random(3)
+    years = (2025, 2031, 2025)
+    for n, year in enumerate(years):
+        start = datetime(year, 3, 4, 9, 0, tzinfo=WIB)
+        _, events = sample_case(SOPS[n % 2], rng, start, CAL)
+        await append_case(store, events)
+    async with pool.acquire() as conn, pool.acquire() as reader:
+        stats = await rebuild(conn, CATALOG, CAL, reader=reader)
+        assert stats.cases == len(years)
+        last_day = await conn.fetchval("SELECT last_day FROM ledger_sla_config")
+        assert last_day.year == 2032
+        for (case_id,) in await conn.fetch("SELECT case_id FROM ledger_cases"):
+            rows = await conn.fetch(f"{FACT_QUERY} AND case_id = $1", case_id)
+            spec = fold_case([fact_from_row(r) for r in rows], CATALOG, CAL)
+            assert_same(await read_case(conn, case_id), spec)

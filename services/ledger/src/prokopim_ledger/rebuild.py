@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from prokopim_events.db import Connection
 from prokopim_sop import SopCatalog
 
@@ -35,7 +36,7 @@ from .projection import (
     CASES_TABLE,
     PROJECTIONS,
 )
-from .sql_config import ensure_for_store
+from .sql_config import CALENDAR_GAP, ensure_for_store
 
 Progress = Callable[[str, int, int], None]  # phase, done, total
 AUDIT_CHUNK = 250_000
@@ -79,7 +80,21 @@ async def rebuild(
     """
     started = time.perf_counter()
     # committed before the snapshot, so that the reader sees the same plan and calendar
-    await ensure_for_store(conn, catalog, calendar)
+    await ensure_for_store(conn, catalog, calendar, every_event=False)
+    try:
+        counts = await _rebuild(conn, progress, reader)
+    except asyncpg.PostgresError as error:
+        if error.sqlstate != CALENDAR_GAP:
+            raise
+        await ensure_for_store(conn, catalog, calendar)  # an event outside those years
+        counts = await _rebuild(conn, progress, reader)
+    return RebuildStats(*counts, time.perf_counter() - started)
+
+
+async def _rebuild(
+    conn: Connection, progress: Progress, reader: Connection | None
+) -> tuple[int, int, int]:
+    """One rebuild transaction; return (events, cases, attempts)."""
     async with conn.transaction(isolation="repeatable_read"):
         await conn.execute(_SETTINGS)
         await conn.execute(f"LOCK TABLE {', '.join(PROJECTIONS)} IN ACCESS EXCLUSIVE MODE")
@@ -117,7 +132,7 @@ async def rebuild(
         progress("sla", total, total)
         for statements in restore.values():
             await _restore(conn, statements)
-    return RebuildStats(total, cases, attempts, time.perf_counter() - started)
+    return total, cases, attempts
 
 
 async def _drop_indexes(conn: Connection) -> dict[str, list[str]]:

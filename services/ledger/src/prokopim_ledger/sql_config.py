@@ -23,6 +23,8 @@ from prokopim_sop import SopCatalog
 from .calendar import WorkingCalendar
 from .sla import sop_standard_seconds, standard_seconds
 
+# SQLSTATE of the fold's refusal to measure a fact on a day the calendar table lacks
+CALENDAR_GAP = "LC001"
 PlanRow = tuple[str, str, int, str, float]
 DayRow = tuple[date, datetime, float, float, float]
 # years after the last event covered too: running attempts' deadlines lie ahead of it
@@ -135,11 +137,20 @@ async def ensure_sla_config(
 
 
 async def ensure_for_store(
-    conn: Connection, catalog: SopCatalog, calendar: WorkingCalendar
+    conn: Connection, catalog: SopCatalog, calendar: WorkingCalendar, *, every_event: bool = True
 ) -> None:
-    """Cover every event of the store (and today)."""
-    row = await conn.fetchrow("SELECT min(occurred_at), max(occurred_at) FROM events")
+    """Cover the store's events (and today): every event's year, or, cheaper, the years of
+    its first and last events by position (the fold refuses a fact on a day not covered,
+    with CALENDAR_GAP, and the caller then covers every event)."""
+    if every_event:
+        query = "SELECT min(occurred_at), max(occurred_at) FROM events"
+    else:
+        query = (
+            "SELECT (SELECT occurred_at FROM events ORDER BY global_position LIMIT 1),"
+            " (SELECT occurred_at FROM events ORDER BY global_position DESC LIMIT 1)"
+        )
+    row = await conn.fetchrow(query)
     now = datetime.now(calendar.zone)
-    first = min(row[0], now) if row is not None and row[0] is not None else now
-    last = max(row[1], now) if row is not None and row[1] is not None else now
-    await ensure_sla_config(conn, catalog, calendar, first, last)
+    instants = [now, *(row or ())]
+    known = [moment for moment in instants if moment is not None]
+    await ensure_sla_config(conn, catalog, calendar, min(known), max(known))
