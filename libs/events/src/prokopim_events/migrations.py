@@ -24,14 +24,19 @@ class Migration:
     sql: str
 
 
-def backbone_migrations() -> list[Migration]:
-    """Return the event store's own migrations, in order."""
-    folder = resources.files("prokopim_events") / "sql"
+def package_migrations(package: str, prefix: str) -> list[Migration]:
+    """Return the `sql/*.sql` scripts shipped in `package`, in name order, as `prefix/<file>`."""
+    folder = resources.files(package) / "sql"
     scripts = sorted(
         (entry for entry in folder.iterdir() if entry.name.endswith(".sql")),
         key=lambda entry: entry.name,
     )
-    return [Migration(f"events/{entry.name}", entry.read_text("utf-8")) for entry in scripts]
+    return [Migration(f"{prefix}/{entry.name}", entry.read_text("utf-8")) for entry in scripts]
+
+
+def backbone_migrations() -> list[Migration]:
+    """Return the event store's own migrations, in order."""
+    return package_migrations("prokopim_events", "events")
 
 
 async def migrate(conn: Connection, migrations: Sequence[Migration]) -> list[str]:

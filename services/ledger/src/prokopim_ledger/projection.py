@@ -9,12 +9,11 @@ case's step-completing audit rows, which `sla.fold_case` specifies; FACT_QUERY a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import resources
 from typing import Any
 
 import asyncpg
 from prokopim_events.db import Connection
-from prokopim_events.migrations import Migration
+from prokopim_events.migrations import Migration, package_migrations
 from prokopim_sop import SopCatalog
 
 from .calendar import WorkingCalendar
@@ -68,12 +67,7 @@ FACT_QUERY = (
 
 def ledger_migrations() -> list[Migration]:
     """Return the ledger's own migrations, in order."""
-    folder = resources.files("prokopim_ledger") / "sql"
-    scripts = sorted(
-        (entry for entry in folder.iterdir() if entry.name.endswith(".sql")),
-        key=lambda entry: entry.name,
-    )
-    return [Migration(f"ledger/{entry.name}", entry.read_text("utf-8")) for entry in scripts]
+    return package_migrations("prokopim_ledger", "ledger")
 
 
 def fact_from_row(row: asyncpg.Record | Sequence[Any]) -> Fact:
