@@ -96,11 +96,24 @@ async def test_one_command_is_one_trace_across_the_services(
     def consumed_by(service: str) -> list[ReceivedSpan]:
         return [s for s in in_trace() if s.service == service and s.kind == "consumer"]
 
-    # scheduling takes the case up, and its step-opened event reaches production in turn
+    def published_by_relay(event_type: str) -> bool:
+        return any(
+            s.service == "prokopim-relay"
+            and s.kind == "producer"
+            and s.attributes.get("prokopim.event.type") == event_type
+            for s in in_trace()
+        )
+
+    # scheduling takes the case up, and its step-opened event reaches production in turn.
+    # Each process exports its spans in its own batches: the relay's publish span may
+    # arrive after production's, so wait for both.
     await wait_for(
-        lambda: any(
-            s.attributes.get("prokopim.event.type") == "prokopim.scheduling.step-opened.v1"
-            for s in consumed_by("prokopim-production")
+        lambda: (
+            any(
+                s.attributes.get("prokopim.event.type") == "prokopim.scheduling.step-opened.v1"
+                for s in consumed_by("prokopim-production")
+            )
+            and published_by_relay("prokopim.scheduling.step-opened.v1")
         )
     )
     spans = in_trace()
