@@ -264,6 +264,29 @@ async def test_events_of_every_shape_verify_ok(
     assert (report.events, report.seals) == (11, 2)
 
 
+async def test_numbers_jsonb_gives_back_in_another_form_verify_ok(
+    store: EventStore, conn: asyncpg.Connection, new_event: NewEventFactory
+) -> None:
+    """jsonb keeps numbers as decimals: 1e16 comes back as the integer 10000000000000000
+    and -0.0 as 0.0. The digest is of the event as stored, so such data still verifies,
+    and strings that merely look like those numbers are left alone."""
+    data = {
+        "integral": [1e16, -2.5e17, 1.2345678901234567e18, 9.2e18],
+        "beyond_int64": [1.5e20, -1e300],
+        "zeros": [-0.0, 0.0, {"deep": -0.0}],
+        "small": [1e-7, 5e-324, 1e15],
+        "text": ["1e+16", "-0.0", "e+"],
+    }
+    await store.append("numbers", 0, [new_event(data), new_event({"only": -0.0})])
+    await seal_pending(conn, range_size=1)
+
+    stored = await conn.fetchval("SELECT data FROM events WHERE stream_version = 1")
+    assert stored["integral"][0] == 10**16 and isinstance(stored["integral"][0], int)
+    report = await verify_store(conn)
+    assert report.ok, report.summary()
+    assert (report.events, report.seals) == (2, 2)
+
+
 @pytest.mark.parametrize("sealed", [True, False], ids=["sealed", "unsealed"])
 async def test_changed_data_is_named(sealed_store: asyncpg.Connection, sealed: bool) -> None:
     stream, version = ("case-2", 2) if sealed else ("late-1", 3)

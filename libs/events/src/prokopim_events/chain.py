@@ -9,7 +9,9 @@ recomputes both from the stored rows.
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -41,10 +43,42 @@ def _canonical(
     metadata: dict[str, Any],
     occurred_micros: int,
 ) -> bytes:
-    return orjson.dumps(
+    form = orjson.dumps(
         [event_id, stream_id, stream_version, type_, data, metadata, occurred_micros],
         option=orjson.OPT_SORT_KEYS,
     )
+    if b"e+" in form or b"-0.0" in form:  # rarely: a number jsonb may give back changed
+        form = orjson.dumps(
+            [
+                event_id,
+                stream_id,
+                stream_version,
+                type_,
+                _as_stored(data),
+                _as_stored(metadata),
+                occurred_micros,
+            ],
+            option=orjson.OPT_SORT_KEYS,
+        )
+    return form
+
+
+def _as_stored(value: Any) -> Any:
+    """Return `value` with its numbers as PostgreSQL's jsonb gives them back.
+
+    jsonb keeps a number as a decimal and writes it out without an exponent: 1e16 comes
+    back as the integer 10000000000000000, -0.0 as 0.0. The digest is of the event as
+    stored, so that the one computed at append and the one recomputed from the row agree.
+    """
+    if isinstance(value, float):
+        if value == 0.0 or not math.isfinite(value):
+            return abs(value)  # no negative zero in numeric (NaN/inf are written as null)
+        return orjson.loads(format(Decimal(repr(value)), "f"))
+    if isinstance(value, dict):
+        return {key: _as_stored(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_stored(item) for item in value]
+    return value
 
 
 def content_digest(
