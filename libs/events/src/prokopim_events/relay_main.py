@@ -7,11 +7,11 @@ import logging
 import os
 import signal
 
-import nats
 from prometheus_client import start_http_server
 
 from .db import connect, create_pool
 from .migrations import backbone_migrations, migrate
+from .nats_connection import connect_nats
 from .relay import Relay
 from .settings import RelaySettings, load_settings
 from .store import EventStore
@@ -44,7 +44,7 @@ async def run(settings: RelaySettings) -> None:
     finally:
         await conn.close()
     topology = Topology(namespace=settings.prokopim_namespace)
-    nc = await nats.connect(settings.nats_url)
+    nc = await connect_nats(settings.nats_url, settings.nats_connect_timeout_seconds)
     js = nc.jetstream()
     await ensure_streams(js, topology)
     pool = await create_pool(settings.database_url, max_size=2)

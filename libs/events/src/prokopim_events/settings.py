@@ -40,6 +40,11 @@ class BackboneSettings(BaseSettings):
         description="PostgreSQL DSN of the event store",
     )
     nats_url: str = Field(default="nats://127.0.0.1:4222")
+    nats_connect_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="NATS_CONNECT_TIMEOUT_SECONDS: how long start-up waits for NATS to answer",
+    )
     prokopim_namespace: str = Field(
         default="", description="prefix for NATS subjects and streams (tests use their own)"
     )

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import nats
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
@@ -17,6 +16,7 @@ from prokopim_events.consumer import ExactlyOnceConsumer
 from prokopim_events.db import Connection, create_pool
 from prokopim_events.envelope import StoredEvent
 from prokopim_events.migrations import Migration, backbone_migrations, migrate, migrations_done
+from prokopim_events.nats_connection import connect_nats
 from prokopim_events.settings import BackboneSettings
 from prokopim_events.store import EventStore
 from prokopim_events.telemetry import flush_tracing
@@ -82,7 +82,7 @@ def create_service_app(
             async with pool.acquire() as conn:
                 await migrate(conn, all_migrations)
             topology = Topology(namespace=settings.prokopim_namespace)
-            nc = await nats.connect(settings.nats_url)
+            nc = await connect_nats(settings.nats_url, settings.nats_connect_timeout_seconds)
             try:
                 await ensure_streams(nc.jetstream(), topology)
             finally:

@@ -1,0 +1,40 @@
+"""The first connection of a process to NATS: bounded, and named when it fails."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlsplit
+
+import nats
+from nats.aio.client import Client
+
+
+class NatsUnreachable(RuntimeError):
+    """No NATS server answered at start-up within the allowed time."""
+
+
+async def connect_nats(url: str, give_up_after: float) -> Client:
+    """Connect to NATS, or raise NatsUnreachable naming NATS_URL after `give_up_after` seconds.
+
+    nats-py alone keeps trying for about two minutes (60 attempts, 2 s apart) before it
+    gives up; a process that cannot start should say why soon, so that an orchestrator
+    restarts it and an operator sees the setting to check. Once connected, the client
+    reconnects on its own as usual.
+    """
+    where = f"NATS_URL {_without_password(url)}"
+    try:
+        return await asyncio.wait_for(nats.connect(url), give_up_after)
+    except TimeoutError:
+        raise NatsUnreachable(
+            f"{where}: no NATS server answered within {give_up_after:g} s"
+            " (NATS_CONNECT_TIMEOUT_SECONDS)"
+        ) from None
+    except (OSError, nats.errors.Error) as error:
+        raise NatsUnreachable(f"{where}: {error!r}") from error
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=f"{parts.username}:***@{parts.hostname}:{parts.port}").geturl()
