@@ -88,6 +88,24 @@ def test_the_fixed_offset_shortcut_agrees_with_zone_arithmetic() -> None:
         )
 
 
+@pytest.mark.parametrize("path", ["fixed offset", "zone arithmetic"])
+def test_instants_a_few_microseconds_apart_are_measured_exactly(path: str) -> None:
+    """The end-to-end flows complete steps milliseconds apart: their working time is as
+    exact as the instants (whole microseconds), as the SQL fold measures it (seconds since
+    1970 as a float would be off by up to a quarter of a microsecond)."""
+    calendar = WorkingCalendar()
+    if path == "zone arithmetic":
+        object.__setattr__(calendar, "_offset", None)
+    start = at("2026-12-02", "10:15:42.123456")
+    for micros in (1, 7, 26_811, 999_999, 3_600_000_001):
+        end = start + timedelta(microseconds=micros)
+        assert calendar.working_seconds(start, end) == pytest.approx(micros / 1e6, abs=1e-9)
+    next_day = at("2026-12-03", "08:00:00.000001")
+    assert calendar.working_seconds(start, next_day) == pytest.approx(
+        16 * 3600 - (10 * 3600 + 15 * 60 + 42.123456) + 0.000001, abs=1e-9
+    )
+
+
 def test_zones_with_clock_changes_count_wall_clock_office_hours() -> None:
     berlin = WorkingCalendar(timezone="Europe/Berlin", public_holidays=False)
     zone = ZoneInfo("Europe/Berlin")
