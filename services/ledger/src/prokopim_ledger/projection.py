@@ -24,6 +24,8 @@ AUDIT_TABLE = "ledger_audit"
 ATTEMPTS_TABLE = "ledger_step_attempts"
 CASES_TABLE = "ledger_cases"
 PROJECTIONS = (AUDIT_TABLE, ATTEMPTS_TABLE, CASES_TABLE)
+# First key of the ledger's per-case advisory locks (the two-key form, a space of its own)
+CASE_LOCK_SPACE = 0x1ED6
 
 ATTEMPT_COLUMNS = (
     "case_id",
@@ -102,4 +104,12 @@ async def project_event(
     )
     if row is None or not row["completes"]:
         return None
+    # Events of one case are handled concurrently: refolding it one transaction at a time,
+    # each sees the audit rows of those before it instead of colliding on its attempt rows
+    # (which cost a retry of the whole handler)
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2::uuid::text))",
+        CASE_LOCK_SPACE,
+        row["case_id"],
+    )
     return await refold_case(conn, row["case_id"], catalog, calendar)
