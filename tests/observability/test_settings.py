@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
 import subprocess
@@ -101,4 +102,49 @@ def test_a_service_started_with_a_placeholder_secret_says_so(program: str) -> No
     )
     assert result.returncode != 0
     assert "JWT_SECRET looks like a placeholder" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+SERVICE_PORTS = {
+    "intake": 8001,
+    "scheduling": 8002,
+    "production": 8003,
+    "review": 8004,
+    "publishing": 8005,
+    "ledger": 8006,
+}
+
+
+@pytest.mark.parametrize(("service", "port"), SERVICE_PORTS.items())
+def test_every_service_reads_host_port_and_log_level_alike(
+    service: str, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings_class = importlib.import_module(f"prokopim_{service}.config").Settings
+    monkeypatch.setenv("JWT_SECRET", secrets.token_urlsafe(40))
+    for name in ("HOST", "PORT", "LOG_LEVEL", "JWT_PUBLIC_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    settings = settings_class()
+    assert (settings.host, settings.port, settings.log_level) == ("127.0.0.1", port, "INFO")
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    monkeypatch.setenv("PORT", "9123")
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    settings = settings_class()
+    assert (settings.host, settings.port, settings.log_level) == ("0.0.0.0", 9123, "DEBUG")
+    monkeypatch.setenv("PORT", "70000")
+    monkeypatch.setenv("LOG_LEVEL", "LOUD")
+    with pytest.raises(SystemExit) as refused:
+        load_settings(settings_class)
+    assert "PORT: Input should be less than or equal to 65535" in str(refused.value.code)
+    assert "LOG_LEVEL: Input should be 'DEBUG', 'INFO'" in str(refused.value.code)
+
+
+@pytest.mark.parametrize("program", [f"prokopim-{name}" for name in SERVICE_PORTS])
+def test_every_service_process_refuses_a_bad_port_by_name(program: str) -> None:
+    env = {**os.environ, "JWT_SECRET": secrets.token_urlsafe(40), "PORT": "http"}
+    env.pop("JWT_PUBLIC_KEY", None)
+    result = subprocess.run(
+        [str(BIN / program)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "PORT: Input should be a valid integer" in result.stderr
     assert "Traceback" not in result.stderr

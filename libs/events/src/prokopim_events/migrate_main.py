@@ -17,7 +17,7 @@ import asyncpg
 
 from .db import connect
 from .migrations import backbone_migrations, migrate
-from .settings import BackboneSettings
+from .settings import BackboneSettings, load_settings
 
 log = logging.getLogger("prokopim.migrate")
 
@@ -48,10 +48,11 @@ async def run(settings: BackboneSettings, *, wait_seconds: float = 30.0) -> list
 
 def main() -> None:
     """Entry point: exit 0 once every backbone migration is applied, 1 if that failed."""
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
+    settings = load_settings(BackboneSettings)
+    logging.basicConfig(level=settings.log_level)
     wait_seconds = float(os.environ.get("MIGRATE_WAIT_SECONDS", "30"))
     try:
-        applied = asyncio.run(run(BackboneSettings(), wait_seconds=wait_seconds))
+        applied = asyncio.run(run(settings, wait_seconds=wait_seconds))
     except Exception:
         log.exception("migrations failed")
         sys.exit(1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 
 from prometheus_client import start_http_server
@@ -69,8 +68,9 @@ async def run(settings: RelaySettings) -> None:
 
 def main() -> None:
     """Entry point of the `prokopim-relay` command."""
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
-    asyncio.run(run(load_settings(RelaySettings)))
+    settings = load_settings(RelaySettings)
+    logging.basicConfig(level=settings.log_level)
+    asyncio.run(run(settings))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +47,9 @@ class BackboneSettings(BaseSettings):
     )
     prokopim_namespace: str = Field(
         default="", description="prefix for NATS subjects and streams (tests use their own)"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="LOG_LEVEL of the process's logs"
     )
 
 

@@ -6,9 +6,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
+import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
@@ -17,7 +18,7 @@ from prokopim_events.db import Connection, create_pool
 from prokopim_events.envelope import StoredEvent
 from prokopim_events.migrations import Migration, backbone_migrations, migrate, migrations_done
 from prokopim_events.nats_connection import connect_nats
-from prokopim_events.settings import BackboneSettings
+from prokopim_events.settings import BackboneSettings, load_settings
 from prokopim_events.store import EventStore
 from prokopim_events.telemetry import flush_tracing
 from prokopim_events.topology import Topology, ensure_streams
@@ -39,6 +40,25 @@ class ServiceSettings(BackboneSettings, AuthSettings):
         default=15.0,
         gt=0,
         description="SHUTDOWN_GRACE_SECONDS: how long a stopping service lets handlers finish",
+    )
+    host: str = Field(default="127.0.0.1", description="HOST the HTTP API listens on")
+    # each service sets its own default (intake 8001 ... ledger 8006)
+    port: int = Field(default=8000, ge=1, le=65535, description="PORT of the HTTP API")
+
+
+Settings = TypeVar("Settings", bound=ServiceSettings)
+
+
+def serve(create_app: Callable[[Settings], FastAPI], settings_class: type[Settings]) -> None:
+    """Run a service process: settings from the environment (or exit naming what is wrong),
+    logs at LOG_LEVEL, the app on HOST:PORT until SIGTERM."""
+    settings = load_settings(settings_class)
+    logging.basicConfig(level=settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
     )
 
 

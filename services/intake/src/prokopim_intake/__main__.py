@@ -1,21 +1,16 @@
-"""Run the intake service: `python -m prokopim_intake` or `prokopim-intake`."""
+"""Run the intake service: `prokopim-intake` or `python -m prokopim_intake`."""
 
 from __future__ import annotations
 
-import logging
-
-import uvicorn
-from prokopim_events.settings import load_settings
+from prokopim_kit.runtime import serve
 
 from .app import create_app
 from .config import Settings
 
 
 def main() -> None:
-    """Read settings from the environment and serve intake over HTTP."""
-    logging.basicConfig(level=logging.INFO)
-    settings = load_settings(Settings)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    """Serve intake on HOST:PORT (default 127.0.0.1:8001), settings from the environment."""
+    serve(create_app, Settings)
 
 
 if __name__ == "__main__":

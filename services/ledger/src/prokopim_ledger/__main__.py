@@ -1,18 +1,16 @@
-"""Run the ledger: `python -m prokopim_ledger` (HOST, PORT, DATABASE_URL, LEDGER_*, ...)."""
+"""Run the ledger service: `prokopim-ledger` or `python -m prokopim_ledger`."""
 
 from __future__ import annotations
 
-import uvicorn
-from prokopim_events.settings import load_settings
+from prokopim_kit.runtime import serve
 
 from .app import create_app
 from .config import Settings
 
 
 def main() -> None:
-    """Read settings from the environment and serve."""
-    settings = load_settings(Settings)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    """Serve ledger on HOST:PORT (default 127.0.0.1:8006), settings from the environment."""
+    serve(create_app, Settings)
 
 
 if __name__ == "__main__":

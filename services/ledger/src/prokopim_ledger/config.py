@@ -45,8 +45,7 @@ class CalendarSettings(BaseSettings):
 class Settings(ServiceSettings, CalendarSettings):
     """Backbone and auth settings, the calendar, where to listen, and loop periods."""
 
-    host: str = "127.0.0.1"
-    port: int = 8006
+    port: int = Field(default=8006, ge=1, le=65535, description="PORT (ledger: 8006)")
     ledger_alert_interval: float = Field(default=1.0, gt=0, description="SLA check period (s)")
     ledger_seal_interval: float = Field(default=5.0, gt=0, description="seal period (s)")
     ledger_seal_range: int = Field(default=1000, ge=1, description="positions per seal")

@@ -1,12 +1,12 @@
-"""Production's settings: the shared service settings plus where to listen."""
+"""Production's settings: the shared service settings, listening on port 8003 by default."""
 
 from __future__ import annotations
 
 from prokopim_kit.runtime import ServiceSettings
+from pydantic import Field
 
 
 class Settings(ServiceSettings):
-    """Environment of a production process (HOST, PORT besides the shared ones)."""
+    """Read from the environment: DATABASE_URL, NATS_URL, JWT_SECRET, ..., HOST, PORT."""
 
-    host: str = "127.0.0.1"
-    port: int = 8003
+    port: int = Field(default=8003, ge=1, le=65535, description="PORT (production: 8003)")

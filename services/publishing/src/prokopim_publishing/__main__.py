@@ -1,26 +1,16 @@
-"""Run the publishing service: `python -m prokopim_publishing` (PORT, HOST from the env)."""
+"""Run the publishing service: `prokopim-publishing` or `python -m prokopim_publishing`."""
 
 from __future__ import annotations
 
-import os
-
-import uvicorn
-from prokopim_events.settings import load_settings
+from prokopim_kit.runtime import serve
 
 from .app import create_app
 from .config import Settings
 
-DEFAULT_PORT = 8005
-
 
 def main() -> None:
-    """Read settings from the environment and serve the app."""
-    settings = load_settings(Settings)
-    uvicorn.run(
-        create_app(settings),
-        host=os.environ.get("HOST", "127.0.0.1"),
-        port=int(os.environ.get("PORT", str(DEFAULT_PORT))),
-    )
+    """Serve publishing on HOST:PORT (default 127.0.0.1:8005), settings from the environment."""
+    serve(create_app, Settings)
 
 
 if __name__ == "__main__":

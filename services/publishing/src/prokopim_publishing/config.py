@@ -15,6 +15,7 @@ DEFAULT_OUTLET_MANAGERS = frozenset({"kepala-bagian", "ka-bagian"})
 class Settings(ServiceSettings):
     """Everything the publishing service reads from its environment."""
 
+    port: int = Field(default=8005, ge=1, le=65535, description="PORT (publishing: 8005)")
     archive_dir: Path = Field(
         default=Path("archive"), description="ARCHIVE_DIR: where archive manifests are written"
     )

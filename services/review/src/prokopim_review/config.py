@@ -1,12 +1,12 @@
-"""Settings of the review process, read from the environment."""
+"""Review's settings: the shared service settings, listening on port 8004 by default."""
 
 from __future__ import annotations
 
 from prokopim_kit.runtime import ServiceSettings
+from pydantic import Field
 
 
 class Settings(ServiceSettings):
-    """Backbone and auth settings, plus where to listen (HOST, PORT)."""
+    """Read from the environment: DATABASE_URL, NATS_URL, JWT_SECRET, ..., HOST, PORT."""
 
-    host: str = "127.0.0.1"
-    port: int = 8004
+    port: int = Field(default=8004, ge=1, le=65535, description="PORT (review: 8004)")
