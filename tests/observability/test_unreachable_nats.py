@@ -25,6 +25,8 @@ async def test_connect_nats_gives_up_naming_the_setting_without_the_password() -
     assert message.startswith("NATS_URL nats://ops:***@127.0.0.1:")
     assert "no NATS server answered within 0.5 s (NATS_CONNECT_TIMEOUT_SECONDS)" in message
     assert "hunter2" not in message
+    with pytest.raises(NatsUnreachable, match=r"NATS_URL nats://\*\*\*@127.0.0.1:"):
+        await connect_nats(f"nats://s3cr3t-token@127.0.0.1:{free_port()}", 0.2)
 
 
 @pytest.mark.parametrize("program", ["prokopim-relay", "prokopim-intake"])

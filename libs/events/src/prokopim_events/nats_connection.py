@@ -34,7 +34,11 @@ async def connect_nats(url: str, give_up_after: float) -> Client:
 
 
 def _without_password(url: str) -> str:
+    """The URL with its secret masked: a password, or a token given as the user name."""
     parts = urlsplit(url)
-    if parts.password is None:
+    user, at, where = parts.netloc.rpartition("@")
+    if not at:
         return url
-    return parts._replace(netloc=f"{parts.username}:***@{parts.hostname}:{parts.port}").geturl()
+    name, colon, _ = user.partition(":")
+    shown = f"{name}:***" if colon else "***"
+    return parts._replace(netloc=f"{shown}@{where}").geturl()
