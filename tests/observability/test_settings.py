@@ -127,7 +127,7 @@ def test_every_service_reads_host_port_and_log_level_alike(
     assert (settings.host, settings.port, settings.log_level) == ("127.0.0.1", port, "INFO")
     monkeypatch.setenv("HOST", "0.0.0.0")
     monkeypatch.setenv("PORT", "9123")
-    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
     settings = settings_class()
     assert (settings.host, settings.port, settings.log_level) == ("0.0.0.0", 9123, "DEBUG")
     monkeypatch.setenv("PORT", "70000")

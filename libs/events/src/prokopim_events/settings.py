@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 S = TypeVar("S", bound=BaseSettings)
@@ -49,8 +49,13 @@ class BackboneSettings(BaseSettings):
         default="", description="prefix for NATS subjects and streams (tests use their own)"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
-        default="INFO", description="LOG_LEVEL of the process's logs"
+        default="INFO", description="LOG_LEVEL of the process's logs (any case: info, INFO)"
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
 
 class RelaySettings(BackboneSettings):
