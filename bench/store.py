@@ -115,8 +115,8 @@ async def ours_replay(store: EventStore, page_size: int) -> tuple[int, float]:
 async def readable(store: EventStore, expected: int, within: float = 120.0) -> None:
     """Wait until commit-order reads see all `expected` events.
 
-    They see only transactions older than every writing transaction still open anywhere on
-    the server, so another session's long transaction would shorten the replay measured.
+    They see only transactions older than every writing transaction still open in this
+    database, so another session's long transaction would shorten the replay measured.
     """
     deadline = time.monotonic() + within
     while (count := sum([len(p.events) async for p in store.replay()])) < expected:

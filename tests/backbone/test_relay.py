@@ -101,7 +101,7 @@ async def published(js: JetStreamContext, topology: Topology) -> int:
 async def read_log(store: EventStore, expected: int) -> tuple[list[StoredEvent], Checkpoint]:
     """All `expected` events in commit order, and the checkpoint after the last.
 
-    An empty page is not the end: a transaction elsewhere on the server (autovacuum's
+    An empty page is not the end: another transaction in this database (autovacuum's
     analyze of the events table, say) may hold the readable horizon back for a moment.
     """
     events: list[StoredEvent] = []

@@ -36,7 +36,7 @@ async def read_everything(
 ) -> list[StoredEvent]:
     """Read the log in commit order until `expected` events arrived (or fail at a deadline).
 
-    An empty page is not the end: a transaction elsewhere on the server may hold the
+    An empty page is not the end: another transaction in this database may hold the
     readable horizon back for a moment.
     """
     events: list[StoredEvent] = []
@@ -216,6 +216,35 @@ async def test_replay_pages_through_the_log_like_read_all(
     while store.pool.get_idle_size() < store.pool.get_size():
         assert time.monotonic() < deadline, "the prefetch still holds a connection"
         await asyncio.sleep(0.01)
+
+
+async def test_an_open_transaction_of_another_database_does_not_hold_readers_back(
+    store: EventStore, database_url: str, admin_database_url: str, new_event: NewEventFactory
+) -> None:
+    """xids are server-wide, but a transaction shown in another database cannot append
+    here: a session left open there must not stall this store's relay. One left open in
+    this database still holds readers back (it might be appending)."""
+    first, second = new_event(), new_event()
+    elsewhere = await asyncpg.connect(admin_database_url)  # another database, same server
+    here = await connect(database_url)
+    try:
+        async with elsewhere.transaction():
+            await elsewhere.execute("SELECT pg_current_xact_id()")  # now it holds an xid
+            await store.append("first", 0, [first])
+
+            page = await store.read_all(Checkpoint())
+            assert [e.event_id for e in page.events] == [first.event_id]
+
+            async with here.transaction():
+                await here.execute("SELECT pg_current_xact_id()")
+                await store.append("second", 0, [second])
+                assert (await store.read_all(page.checkpoint)).events == []
+                assert await store.held_back(page.checkpoint)
+            after = await store.read_all(page.checkpoint)
+            assert [e.event_id for e in after.events] == [second.event_id]
+    finally:
+        await here.close()
+        await elsewhere.close()
 
 
 async def test_a_rolled_back_append_does_not_stall_readers(

@@ -6,7 +6,7 @@ cover that: seal n hashes every event of positions [first, last] (position and c
 in position order) together with seal n-1's hash, and is stored in `event_seals`.
 
 A range may be sealed only once no transaction can still add an event inside it. The
-store's catch-up horizon (`transaction_id < pg_snapshot_xmin`) does not answer that for
+store's catch-up horizon (`transaction_id < prokopim_read_horizon()`) does not answer that for
 positions: a transaction takes its position and only then its transaction id (the column
 defaults are evaluated in that order), so a transaction holding an early position can carry
 a later id than a committed event after it. What does bound it: every statement that

@@ -249,7 +249,7 @@ class EventStore:
         return await self._pool.fetch(
             f"SELECT {COLUMNS}, transaction_id::text::bigint AS tx FROM events"
             " WHERE (transaction_id, global_position) > ($1::text::xid8, $2)"
-            "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+            "   AND transaction_id < (SELECT prokopim_read_horizon())"
             " ORDER BY transaction_id, global_position LIMIT $3",
             str(after.transaction_id),
             after.global_position,
