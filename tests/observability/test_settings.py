@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from prokopim_cli.system import DEFAULT_PORTS
 from prokopim_events.settings import RelaySettings, load_settings
 from prokopim_events.telemetry import tracing_requested
 from prokopim_kit.auth import secret_problem
@@ -95,27 +96,24 @@ def test_tracing_is_on_only_with_an_endpoint(environ: dict[str, str], requested:
 
 @pytest.mark.parametrize("program", ["prokopim-intake", "prokopim-scheduling"])
 def test_a_service_started_with_a_placeholder_secret_says_so(program: str) -> None:
-    env = {**os.environ, "JWT_SECRET": "change-me-to-a-long-random-string-please"}
+    stderr = refused_at_start(program, JWT_SECRET="change-me-to-a-long-random-string-please")
+    assert "JWT_SECRET looks like a placeholder" in stderr
+
+
+def refused_at_start(program: str, **environ: str) -> str:
+    """Start `program` with `environ` (and no JWT_PUBLIC_KEY); check that it stopped at
+    once, without a traceback; return what it said."""
+    env = {**os.environ, **environ}
     env.pop("JWT_PUBLIC_KEY", None)
     result = subprocess.run(
         [str(BIN / program)], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode != 0
-    assert "JWT_SECRET looks like a placeholder" in result.stderr
     assert "Traceback" not in result.stderr
+    return result.stderr
 
 
-SERVICE_PORTS = {
-    "intake": 8001,
-    "scheduling": 8002,
-    "production": 8003,
-    "review": 8004,
-    "publishing": 8005,
-    "ledger": 8006,
-}
-
-
-@pytest.mark.parametrize(("service", "port"), SERVICE_PORTS.items())
+@pytest.mark.parametrize(("service", "port"), DEFAULT_PORTS.items())
 def test_every_service_reads_host_port_and_log_level_alike(
     service: str, port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -138,13 +136,7 @@ def test_every_service_reads_host_port_and_log_level_alike(
     assert "LOG_LEVEL: Input should be 'DEBUG', 'INFO'" in str(refused.value.code)
 
 
-@pytest.mark.parametrize("program", [f"prokopim-{name}" for name in SERVICE_PORTS])
+@pytest.mark.parametrize("program", [f"prokopim-{name}" for name in DEFAULT_PORTS])
 def test_every_service_process_refuses_a_bad_port_by_name(program: str) -> None:
-    env = {**os.environ, "JWT_SECRET": secrets.token_urlsafe(40), "PORT": "http"}
-    env.pop("JWT_PUBLIC_KEY", None)
-    result = subprocess.run(
-        [str(BIN / program)], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode != 0
-    assert "PORT: Input should be a valid integer" in result.stderr
-    assert "Traceback" not in result.stderr
+    stderr = refused_at_start(program, JWT_SECRET=secrets.token_urlsafe(40), PORT="http")
+    assert "PORT: Input should be a valid integer" in stderr

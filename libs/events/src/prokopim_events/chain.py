@@ -43,23 +43,10 @@ def _canonical(
     metadata: dict[str, Any],
     occurred_micros: int,
 ) -> bytes:
-    form = orjson.dumps(
-        [event_id, stream_id, stream_version, type_, data, metadata, occurred_micros],
-        option=orjson.OPT_SORT_KEYS,
-    )
+    parts = [event_id, stream_id, stream_version, type_, data, metadata, occurred_micros]
+    form = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)
     if b"e+" in form or b"-0.0" in form:  # rarely: a number jsonb may give back changed
-        form = orjson.dumps(
-            [
-                event_id,
-                stream_id,
-                stream_version,
-                type_,
-                _as_stored(data),
-                _as_stored(metadata),
-                occurred_micros,
-            ],
-            option=orjson.OPT_SORT_KEYS,
-        )
+        form = orjson.dumps(_as_stored(parts), option=orjson.OPT_SORT_KEYS)
     return form
 
 

@@ -46,10 +46,10 @@ class ServiceSettings(BackboneSettings, AuthSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="PORT of the HTTP API")
 
 
-Settings = TypeVar("Settings", bound=ServiceSettings)
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
-def serve(create_app: Callable[[Settings], FastAPI], settings_class: type[Settings]) -> None:
+def serve(create_app: Callable[[SettingsT], FastAPI], settings_class: type[SettingsT]) -> None:
     """Run a service process: settings from the environment (or exit naming what is wrong),
     logs at LOG_LEVEL, the app on HOST:PORT until SIGTERM."""
     settings = load_settings(settings_class)
