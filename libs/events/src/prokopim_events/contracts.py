@@ -181,6 +181,12 @@ class ProductionStepOpened(StepOpened):
     """
 
     TYPE = "prokopim.production.step-opened.v1"
+    rejection_reason: str | None = Field(
+        default=None, description="on a rework: why the reviewer sent the draft back"
+    )
+    rejected_by: str | None = Field(
+        default=None, description="on a rework: the reviewer who sent the draft back"
+    )
 
 
 class EquipmentPrepared(CaseEvent):

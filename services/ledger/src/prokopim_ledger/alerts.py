@@ -76,8 +76,12 @@ async def raise_alert(
         version = await conn.fetchval(
             "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream
         )
-        cause = await conn.fetchval(
-            "SELECT event_id FROM events WHERE global_position = $1", attempt.entered_position
+        # the alert belongs to the case's flow: the entering event is its cause and lends
+        # it the case's correlation id
+        cause = await conn.fetchrow(
+            "SELECT event_id, (metadata->>'correlation_id')::uuid AS correlation_id"
+            " FROM events WHERE global_position = $1",
+            attempt.entered_position,
         )
         contract = _contract(attempt, threshold, crossed_at)
         event = NewEvent(
@@ -86,7 +90,8 @@ async def raise_alert(
             data=contract.model_dump(mode="json"),
             occurred_at=contract.crossed_at,
             actor=LEDGER,
-            causation_id=cause,
+            causation_id=cause["event_id"] if cause else None,
+            correlation_id=cause["correlation_id"] if cause else None,
         )
         await store.append(stream, version, [event], conn=conn)
     counter = metrics.at_risk if threshold == AT_RISK else metrics.breaches
