@@ -25,7 +25,7 @@ from prokopim_events.store import EventStore
 
 from .calendar import WorkingCalendar
 from .metrics import LedgerMetrics
-from .sla import AT_RISK_SHARE, Attempt, Status
+from .sla import AT_RISK_SHARE, BREACH_SHARE, Attempt, Status
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def _contract(attempt: Attempt, threshold: str, crossed_at: datetime) -> SlaThre
         attempt=attempt.attempt,
         role=attempt.role,
         assignees=[Assignment(name=name, role=attempt.role) for name in attempt.assignees],
-        threshold=AT_RISK_SHARE if threshold == AT_RISK else 1.0,
+        threshold=AT_RISK_SHARE if threshold == AT_RISK else BREACH_SHARE,
         standard_seconds=round(attempt.standard_seconds),
         entered_at=attempt.entered_at,
         crossed_at=crossed_at,
@@ -128,7 +128,7 @@ async def alert_completed(
         at = calendar.after_working(attempt.entered_at, AT_RISK_SHARE * attempt.standard_seconds)
         await raise_alert(store, conn, attempt, AT_RISK, at, metrics)
     if attempt.status is Status.BREACHED:
-        at = calendar.after_working(attempt.entered_at, attempt.standard_seconds)
+        at = calendar.after_working(attempt.entered_at, BREACH_SHARE * attempt.standard_seconds)
         await raise_alert(store, conn, attempt, BREACHED, at, metrics)
 
 
