@@ -15,20 +15,30 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from prokopim_events.contracts import Contract, StepCompleted
 from prokopim_events.db import Connection
 from prokopim_events.envelope import Actor, NewEvent, StoredEvent
-from prokopim_sop import Service, Sop, UnknownSop
+from prokopim_events.store import EventStore
+from prokopim_sop import Service, Sop, SopCatalog, UnknownSop
 
 from .commands import Evolve, append, fold, to_new_events
 from .errors import SopNotInstalled, UnknownCase
 from .handover import handover_to
-from .runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+class Runtime(Protocol):
+    """What the pipeline needs of a service process (`prokopim_kit.runtime.Runtime` has it)."""
+
+    @property
+    def store(self) -> EventStore: ...
+
+    @property
+    def catalog(self) -> SopCatalog: ...
 
 
 @dataclass(frozen=True)
@@ -174,7 +184,7 @@ class Cases(Generic[S]):
         now: datetime | None = None,
     ) -> Result[S]:
         """Run a command on a case already loaded (e.g. under a lock, inside `conn`)."""
-        decided = self.commands[type(command)](loaded.state, loaded.sop, actor, command)
+        decided = self._decider(command)(loaded.state, loaded.sop, actor, command)
         correlation = loaded.events[0].correlation_id if loaded.events else None
         events = to_new_events(decided, actor=actor, now=now, correlation_id=correlation)
         stream = self.stream_of(loaded.case_id)
@@ -197,7 +207,7 @@ class Cases(Generic[S]):
     ) -> Result[S]:
         """Open a new case with a command: its first event's id becomes its correlation id."""
         state = self.state(case_id=case_id)
-        decided = self.commands[type(command)](state, sop, actor, command)
+        decided = self._decider(command)(state, sop, actor, command)
         events = to_new_events(decided, actor=actor, now=now)
         await append(runtime.store, self.stream_of(case_id), 0, events, case_id=case_id)
         return self._result(state, sop, decided, events)
@@ -233,6 +243,12 @@ class Cases(Generic[S]):
         await append(runtime.store, stream, version, new, case_id=handover.case_id, conn=conn)
         log.info("case %s opened at step %s", handover.case_id, handover.step)
         return self._result(state, handover.sop, decided, new)
+
+    def _decider(self, command: object) -> Decider[S]:
+        decider = self.commands.get(type(command))
+        if decider is None:  # a wiring mistake, not a user's
+            raise TypeError(f"{self.service.value} has no decider for {type(command).__name__}")
+        return decider
 
     def _result(
         self, before: S, sop: Sop, decided: Sequence[Contract], events: Sequence[NewEvent]
