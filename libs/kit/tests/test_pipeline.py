@@ -142,7 +142,7 @@ async def test_a_reaction_keeps_the_cause_s_correlation_and_derives_its_id(
     async with runtime.store.pool.acquire() as conn, conn.transaction():
         result = await CASES.react(runtime, cause, conn)
 
-    assert result is not None and result.awaiting_step == 3
+    assert result is not None and result.awaiting_here == 3
     (opened,) = await runtime.store.read_stream(CASES.stream_of(UUID(cause.data["case_id"])))
     assert opened.event_id == uuid.uuid5(cause.event_id, "scheduling")
     assert (opened.correlation_id, opened.causation_id) == (cause.correlation_id, cause.event_id)
@@ -162,7 +162,7 @@ async def test_a_command_on_the_case_carries_the_case_s_correlation_id(runtime: 
     assert {e.correlation_id for e in events} == {cause.correlation_id}
     assert events[1].causation_id is None  # a person's command, not a reaction
     assert events[1].actor == KATIM
-    assert result.event_id == events[1].event_id and result.awaiting_step == 4
+    assert result.event_id == events[1].event_id and result.awaiting_here == 4
 
 
 async def test_a_case_not_opened_here_is_unknown(runtime: Backing) -> None:

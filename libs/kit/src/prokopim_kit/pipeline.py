@@ -112,7 +112,7 @@ class Result(Generic[S]):
         return self.events[-1].event_id
 
     @property
-    def awaiting_step(self) -> int | None:
+    def awaiting_here(self) -> int | None:
         """Return the step the case now waits for here, or None once it left this service."""
         return self.state.awaiting_here(self.sop)
 

@@ -53,7 +53,7 @@ class StepResult(BaseModel):
             sop_version=result.sop.version,
             step=state.steps_done[-1],
             next_step=state.awaiting_step,
-            awaiting_step=result.awaiting_step,
+            awaiting_step=result.awaiting_here,
         )
 
 

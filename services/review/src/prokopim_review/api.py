@@ -71,7 +71,7 @@ async def decide(
         level=event.level,
         reviewer=event.reviewer,
         draft_version=event.draft.version,
-        awaiting_step=done.awaiting_step,
+        awaiting_step=done.awaiting_here,
     )
 
 

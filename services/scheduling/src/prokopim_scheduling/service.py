@@ -54,7 +54,7 @@ def step_result(result: Result[CaseState]) -> StepResult:
         event_type=result.contract.TYPE,
         step=state.steps_done[-1],
         next_step=state.awaiting_step,
-        awaiting_step=result.awaiting_step,
+        awaiting_step=result.awaiting_here,
     )
 
 
