@@ -221,3 +221,12 @@ def test_the_snapshot_writer_records_compatible_changes_and_refuses_breaking_one
     assert snapshot.read_text() == first
     assert schema_snapshots.main(tmp_path, {event_type: Widened}) == 0
     assert '"shelf"' in snapshot.read_text()
+
+
+def test_closing_an_object_to_undeclared_fields_is_compatible_and_reopening_is_not() -> None:
+    closed = {**BASE, "additionalProperties": False}
+    assert _problems(closed) == []
+    assert _problems(BASE, old=closed) == ["<data>: undeclared fields allowed again"]
+    assert _problems({**BASE, "additionalProperties": True}, old=closed) == [
+        "<data>: undeclared fields allowed again"
+    ]

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from prokopim_events.contracts import DispositionGiven, RequestReceived
+from prokopim_events.contracts import CaseFile, DispositionGiven, Requester, RequestReceived
 from prokopim_events.db import Connection
-from prokopim_events.envelope import StoredEvent
+from prokopim_events.envelope import Actor, StoredEvent
 from prokopim_events.store import EventStore
+from prokopim_kit.commands import to_new_events
 from prokopim_kit.runtime import Runtime
 
 pytestmark = pytest.mark.integration
@@ -350,3 +353,32 @@ async def test_concurrent_registrations_each_open_their_own_case(
     assert {r.status_code for r in responses} == {201}
     assert len({r.json()["case_id"] for r in responses}) == 20
     assert await event_count(store) == 20
+
+
+async def test_a_case_whose_sop_version_is_no_longer_installed_gets_409(
+    client: httpx.AsyncClient, auth: Auth, store: EventStore
+) -> None:
+    case_id = uuid.uuid4()
+    received = RequestReceived(
+        case_id=case_id,
+        sop_id=BANDUNG,
+        sop_version="0-removed",
+        step=1,
+        next_step=2,
+        case=CaseFile(
+            letter_number="800/1",
+            requester=Requester(name="Siti", agency="Diskominfo"),
+            subject="Tapping",
+            activity_name="HUT Kota",
+            activity_date=date(2025, 5, 25),
+        ),
+    )
+    actor = Actor(id="rina", role="pengadministrasi-umum")
+    await store.append(f"intake-{case_id}", 0, to_new_events([received], actor=actor))
+
+    response = await client.post(
+        f"/cases/{case_id}/disposition", json={"instruction": "Proses"}, headers=auth("ka-bagian")
+    )
+
+    assert response.status_code == 409, response.text
+    assert "sop_not_installed" in response.text and "0-removed" in response.text

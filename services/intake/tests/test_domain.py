@@ -16,11 +16,11 @@ from prokopim_events.contracts import (
     RequestReceived,
     SchedulingStepOpened,
 )
+from prokopim_events.envelope import Actor
 from prokopim_intake.domain import (
     CaseState,
     GiveDisposition,
     RegisterRequest,
-    awaiting_step,
     decide_disposition,
     decide_register,
     evolve,
@@ -127,6 +127,10 @@ def disposition_given(flow: Flow, instruction: str = "Proceed") -> DispositionGi
     )
 
 
+def by(role: str) -> Actor:
+    return Actor(id=f"{role}-1", role=role)
+
+
 def given(*events: Contract) -> CaseState:
     state = CaseState(case_id=CASE_ID)
     for event in events:
@@ -136,15 +140,15 @@ def given(*events: Contract) -> CaseState:
 
 # --- step 1: receive the request ----------------------------------------------------------
 def test_registering_a_letter_completes_step_1_and_awaits_the_disposition(flow: Flow) -> None:
-    events = decide_register(given(), flow.sop, flow.receiver, register_command(flow))
+    events = decide_register(given(), flow.sop, by(flow.receiver), register_command(flow))
 
     assert events == [request_received(flow)]
-    assert awaiting_step(given(*events), flow.sop) == 2
+    assert given(*events).awaiting_here(flow.sop) == 2
 
 
 def test_registering_by_another_role_is_refused_naming_step_1s_role(flow: Flow) -> None:
     with pytest.raises(WrongRole) as caught:
-        decide_register(given(), flow.sop, flow.head, register_command(flow))
+        decide_register(given(), flow.sop, by(flow.head), register_command(flow))
 
     assert caught.value.details["required_role"] == flow.receiver
     assert caught.value.details["step"] == 1
@@ -154,20 +158,20 @@ def test_registering_without_required_inputs_names_the_missing_ones(flow: Flow) 
     inputs = {"request-letter": "  "}  # blank counts as missing
 
     with pytest.raises(MissingInputs) as caught:
-        decide_register(given(), flow.sop, flow.receiver, register_command(flow, inputs=inputs))
+        decide_register(given(), flow.sop, by(flow.receiver), register_command(flow, inputs=inputs))
 
     assert caught.value.details["missing_inputs"] == list(flow.step1_inputs)
 
 
 def test_the_role_is_checked_before_the_inputs(flow: Flow) -> None:
     with pytest.raises(WrongRole):
-        decide_register(given(), flow.sop, flow.head, register_command(flow, inputs={}))
+        decide_register(given(), flow.sop, by(flow.head), register_command(flow, inputs={}))
 
 
 def test_a_case_cannot_be_registered_twice(flow: Flow) -> None:
     with pytest.raises(StepOutOfOrder):
         decide_register(
-            given(request_received(flow)), flow.sop, flow.receiver, register_command(flow)
+            given(request_received(flow)), flow.sop, by(flow.receiver), register_command(flow)
         )
 
 
@@ -182,11 +186,11 @@ def test_a_letter_needs_a_real_date_and_no_unknown_fields() -> None:
 def test_the_disposition_completes_step_2_and_hands_the_case_over(flow: Flow) -> None:
     command = GiveDisposition(instruction="Proceed", inputs=flow.step2_inputs)
 
-    events = decide_disposition(given(request_received(flow)), flow.sop, flow.head, command)
+    events = decide_disposition(given(request_received(flow)), flow.sop, by(flow.head), command)
 
     assert events == [disposition_given(flow)]
     after = given(request_received(flow), *events)
-    assert awaiting_step(after, flow.sop) is None
+    assert after.awaiting_here(flow.sop) is None
     assert after.steps_done == (1, 2)
     assert after.instruction == "Proceed"
 
@@ -195,7 +199,7 @@ def test_a_disposition_by_another_role_is_refused_naming_step_2s_role(flow: Flow
     command = GiveDisposition(instruction="Proceed", inputs=flow.step2_inputs)
 
     with pytest.raises(WrongRole) as caught:
-        decide_disposition(given(request_received(flow)), flow.sop, flow.receiver, command)
+        decide_disposition(given(request_received(flow)), flow.sop, by(flow.receiver), command)
 
     assert caught.value.details["required_role"] == flow.head
     assert caught.value.details["step"] == 2
@@ -205,7 +209,7 @@ def test_a_disposition_without_required_inputs_names_the_missing_ones(flow: Flow
     command = GiveDisposition(instruction="Proceed", inputs={"request-letter": "doc://l"})
 
     with pytest.raises(MissingInputs) as caught:
-        decide_disposition(given(request_received(flow)), flow.sop, flow.head, command)
+        decide_disposition(given(request_received(flow)), flow.sop, by(flow.head), command)
 
     expected = [i for i in flow.step2_inputs if i != "request-letter"]
     assert caught.value.details["missing_inputs"] == expected
@@ -216,7 +220,7 @@ def test_a_second_disposition_is_out_of_order_naming_the_awaited_step(flow: Flow
     state = given(request_received(flow), disposition_given(flow))
 
     with pytest.raises(StepOutOfOrder) as caught:
-        decide_disposition(state, flow.sop, flow.head, command)
+        decide_disposition(state, flow.sop, by(flow.head), command)
 
     assert caught.value.details["awaiting_step"] == 3
 
@@ -225,7 +229,7 @@ def test_a_disposition_on_an_unregistered_case_is_unknown(flow: Flow) -> None:
     command = GiveDisposition(instruction="Proceed", inputs=flow.step2_inputs)
 
     with pytest.raises(UnknownCase):
-        decide_disposition(given(), flow.sop, flow.head, command)
+        decide_disposition(given(), flow.sop, by(flow.head), command)
 
 
 def test_events_of_other_services_leave_the_state_unchanged(flow: Flow) -> None:

@@ -20,13 +20,15 @@ import pytest
 from prokopim_events.db import Connection, create_pool
 from prokopim_events.migrations import migrate
 from prokopim_events.store import EventStore
+from prokopim_ledger import sla_sql
 from prokopim_ledger.calendar import WorkingCalendar
 from prokopim_ledger.fold import HIGHEST, LOWEST, fold_cases, read_case
 from prokopim_ledger.projection import FACT_QUERY, fact_from_row, ledger_migrations
 from prokopim_ledger.rebuild import rebuild
 from prokopim_ledger.samples import append_case, sample_case
-from prokopim_ledger.sla import CaseSla, Fact, fold_case
-from prokopim_ledger.sql_config import ensure_sla_config
+from prokopim_ledger.sla import AT_RISK_SHARE, CaseSla, Fact, fold_case, status_of
+from prokopim_ledger.sla_sql import status_sql
+from prokopim_ledger.sql_config import ensure_for_store, ensure_sla_config
 from prokopim_sop import Sop, load_catalog
 
 pytestmark = pytest.mark.integration
@@ -208,3 +210,35 @@ async def test_a_rebuild_covers_an_event_outside_the_years_of_the_first_and_last
             rows = await conn.fetch(f"{FACT_QUERY} AND case_id = $1", case_id)
             spec = fold_case([fact_from_row(r) for r in rows], CATALOG, CAL)
             assert_same(await read_case(conn, case_id), spec)
+
+
+async def test_the_sql_status_is_the_python_status_at_every_threshold(pool: asyncpg.Pool) -> None:
+    # one definition of the thresholds (sla.py): the SQL arms are generated from it
+    standard = 600.0
+    shares = [0.0, 0.5, AT_RISK_SHARE - 1e-9, AT_RISK_SHARE, 0.9, 1.0, 1.0 + 1e-9, 2.0]
+    used = [share * standard for share in shares]
+    query = f"SELECT CASE {status_sql('u', '$2::float8')} END FROM unnest($1::float8[]) u"
+    async with pool.acquire() as conn:
+        in_sql = [row[0] for row in await conn.fetch(query, used, standard)]
+    assert in_sql == [status_of(u, standard).value for u in used]
+
+
+async def test_the_fold_functions_are_recreated_from_code_at_start_up(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        await ensure_for_store(conn, CATALOG, CAL)  # configured: the fingerprint matches
+        # a database left by an older version: its fold measures with another threshold
+        stale = sla_sql.SLA_SQL.replace(
+            f"{AT_RISK_SHARE!r} * p.standard_seconds", "0.5 * p.standard_seconds"
+        )
+        assert stale != sla_sql.SLA_SQL
+        await conn.execute(stale)
+
+        await ensure_for_store(conn, CATALOG, CAL)  # what the ledger runs at start-up
+
+        body = await conn.fetchval(
+            "SELECT prosrc FROM pg_proc WHERE proname = 'ledger_sla_attempt_rows'"
+        )
+        assert "0.5 * p.standard_seconds" not in body
+        assert f"{AT_RISK_SHARE!r} * p.standard_seconds" in body

@@ -14,12 +14,15 @@ from prokopim_events.contracts import (
     Contract,
     Draft,
     DraftProduced,
+    DraftRejected,
     EquipmentPrepared,
     ProductionStepOpened,
     RecordingMade,
     Requester,
+    StaffAssigned,
     parse,
 )
+from prokopim_events.envelope import Actor
 from prokopim_kit.errors import InvalidCommand, MissingInputs, StepOutOfOrder, WrongRole
 from prokopim_production.domain import (
     TICKED,
@@ -63,10 +66,25 @@ def after(state: CaseState, events: list[Contract]) -> CaseState:
     return reduce(evolve, events, state)
 
 
-def opened(sop: Sop, step: int) -> Contract:
-    [event] = decide_open(
-        CaseState(), case_id=CASE_ID, sop=sop, step=step, cause_event_id=uuid.uuid4(), case=CASE
+def by(role: str) -> Actor:
+    return Actor(id=f"{role}-1", role=role)
+
+
+def handover(sop: Sop, step: int) -> StaffAssigned:
+    """The scheduling event that hands the case to production's `step`."""
+    return StaffAssigned(
+        case_id=CASE_ID,
+        sop_id=sop.id,
+        sop_version=sop.version,
+        step=step - 1,
+        next_step=step,
+        case=CASE,
+        assignments=[],
     )
+
+
+def opened(sop: Sop, step: int) -> Contract:
+    [event] = decide_open(CaseState(), sop, handover(sop, step), uuid.uuid4())
     return event
 
 
@@ -80,16 +98,21 @@ def ticked(items: tuple[str, ...], **overrides: bool) -> Mapping[str, bool]:
 
 def rejection_of(state: CaseState, reason: str) -> list[Contract]:
     assert state.drafts
-    return decide_open(
-        state,
+    sop = BANDUNG if state.sop_id == BANDUNG.id else TANGERANG
+    step = 7 if sop is BANDUNG else 4
+    rejected = DraftRejected(
         case_id=CASE_ID,
-        sop=BANDUNG if state.sop_id == BANDUNG.id else TANGERANG,
-        step=7 if state.sop_id == BANDUNG.id else 4,
-        cause_event_id=uuid.uuid4(),
+        sop_id=sop.id,
+        sop_version=sop.version,
+        step=step + 1,
+        next_step=step,
         case=CASE,
         draft=state.drafts[-1],
-        rejection=(reason, "koordinator"),
+        level=1,
+        reviewer="koordinator",
+        reason=reason,
     )
+    return decide_open(state, sop, rejected, uuid.uuid4())
 
 
 EDIT_INPUTS = {"computer": "laptop-07", "internet": "kantor"}
@@ -98,32 +121,30 @@ EDIT_INPUTS = {"computer": "laptop-07", "internet": "kantor"}
 def bandung_at_step_7() -> list[Contract]:
     events = [opened(BANDUNG, 6)]
     events += decide_prepare_equipment(
-        given(*events), BANDUNG, PENATA, PrepareEquipment(ticked(BANDUNG_KIT))
+        given(*events), BANDUNG, by(PENATA), PrepareEquipment(ticked(BANDUNG_KIT))
     )
-    events += decide_record(given(*events), BANDUNG, PENATA, MakeRecording(files("raw.mp4")))
+    events += decide_record(given(*events), BANDUNG, by(PENATA), MakeRecording(files("raw.mp4")))
     return events
 
 
 def test_bandung_handover_opens_step_6_with_the_case_file() -> None:
-    [event] = decide_open(
-        CaseState(), case_id=CASE_ID, sop=BANDUNG, step=6, cause_event_id=uuid.uuid4(), case=CASE
-    )
+    [event] = decide_open(CaseState(), BANDUNG, handover(BANDUNG, 6), uuid.uuid4())
     assert isinstance(event, ProductionStepOpened)
     assert (event.step, event.reason, event.case, event.draft) == (6, "handover", CASE, None)
-    assert given(event).current_step == 6
+    assert given(event).awaiting_step == 6
 
 
 def test_bandung_records_at_step_6_then_drafts_at_step_7() -> None:
     state = given(opened(BANDUNG, 6))
     [prepared] = decide_prepare_equipment(
-        state, BANDUNG, PENATA, PrepareEquipment(ticked(BANDUNG_KIT))
+        state, BANDUNG, by(PENATA), PrepareEquipment(ticked(BANDUNG_KIT))
     )
     assert isinstance(prepared, EquipmentPrepared)
     assert prepared.step == 6 and prepared.checklist == dict.fromkeys(BANDUNG_KIT, True)
     state = evolve(state, prepared)
-    assert state.current_step == 6  # preparing equipment does not complete the step
+    assert state.awaiting_step == 6  # preparing equipment does not complete the step
 
-    [recorded] = decide_record(state, BANDUNG, PENATA, MakeRecording(files("raw.mp4")))
+    [recorded] = decide_record(state, BANDUNG, by(PENATA), MakeRecording(files("raw.mp4")))
     assert isinstance(recorded, RecordingMade)
     assert (recorded.step, recorded.next_step) == (6, 7)
     assert recorded.outputs == ["raw-recording"]
@@ -131,25 +152,25 @@ def test_bandung_records_at_step_6_then_drafts_at_step_7() -> None:
     state = evolve(state, recorded)
 
     [draft] = decide_draft(
-        state, BANDUNG, PENATA, ProduceDraft(files("draft.mp4"), EDIT_INPUTS, notes="cut 1")
+        state, BANDUNG, by(PENATA), ProduceDraft(files("draft.mp4"), EDIT_INPUTS, notes="cut 1")
     )
     assert isinstance(draft, DraftProduced)
     assert (draft.step, draft.next_step, draft.case) == (7, 8, CASE)
     assert draft.draft == Draft(version=1, files=files("draft.mp4"), notes="cut 1")
     assert draft.inputs == EDIT_INPUTS
-    assert evolve(state, draft).current_step == 8
+    assert evolve(state, draft).awaiting_step == 8
 
 
 def test_tangerang_covers_and_drafts_in_step_4() -> None:
     state = given(opened(TANGERANG, 4))
     kit = PrepareEquipment(ticked(TANGERANG_KIT))
-    state = after(state, decide_prepare_equipment(state, TANGERANG, TIM, kit))
+    state = after(state, decide_prepare_equipment(state, TANGERANG, by(TIM), kit))
     with pytest.raises(StepOutOfOrder):  # a cover step has no separate recording
-        decide_record(state, TANGERANG, TIM, MakeRecording(files("raw.mp4")))
+        decide_record(state, TANGERANG, by(TIM), MakeRecording(files("raw.mp4")))
 
     coverage = [Attachment(kind="press-release", ref="doc://pr-1"), *files("foto.jpg")]
     command = ProduceDraft(coverage, {"agenda": "agenda-2025-05-20"}, notes="rilis")
-    [draft] = decide_draft(state, TANGERANG, TIM, command)
+    [draft] = decide_draft(state, TANGERANG, by(TIM), command)
     assert isinstance(draft, DraftProduced)
     assert (draft.step, draft.next_step, draft.draft.version) == (4, 5, 1)
     assert draft.outputs == ["press-release", "photos", "video"]
@@ -159,7 +180,9 @@ def test_tangerang_covers_and_drafts_in_step_4() -> None:
 
 def test_rejection_reopens_step_7_and_the_next_draft_is_version_2() -> None:
     events = bandung_at_step_7()
-    events += decide_draft(given(*events), BANDUNG, PENATA, ProduceDraft(files("v1"), EDIT_INPUTS))
+    events += decide_draft(
+        given(*events), BANDUNG, by(PENATA), ProduceDraft(files("v1"), EDIT_INPUTS)
+    )
     [rework] = rejection_of(given(*events), "audio too quiet")
     assert isinstance(rework, ProductionStepOpened)
     assert (rework.step, rework.reason) == (7, "rework")
@@ -167,12 +190,12 @@ def test_rejection_reopens_step_7_and_the_next_draft_is_version_2() -> None:
 
     stored = parse(rework.TYPE, rework.model_dump(mode="json"))  # as read back from the store
     state = given(*events, stored)
-    assert (state.current_step, state.rework_count) == (7, 1)
+    assert (state.awaiting_step, state.rework_count) == (7, 1)
     assert state.last_rejection_reason == "audio too quiet"
     assert state.last_rejected_version == 1
 
     command = ProduceDraft(files("v2"), EDIT_INPUTS, notes="louder")
-    [second] = decide_draft(state, BANDUNG, PENATA, command)
+    [second] = decide_draft(state, BANDUNG, by(PENATA), command)
     assert isinstance(second, DraftProduced)
     assert second.draft == Draft(version=2, files=files("v2"), notes="louder")
     assert [d.version for d in evolve(state, second).drafts] == [1, 2]
@@ -181,18 +204,16 @@ def test_rejection_reopens_step_7_and_the_next_draft_is_version_2() -> None:
 def test_tangerang_rework_keeps_the_prepared_equipment() -> None:
     state = given(opened(TANGERANG, 4))
     kit = PrepareEquipment(ticked(TANGERANG_KIT))
-    state = after(state, decide_prepare_equipment(state, TANGERANG, TIM, kit))
-    state = after(state, decide_draft(state, TANGERANG, TIM, ProduceDraft(files("v1"))))
+    state = after(state, decide_prepare_equipment(state, TANGERANG, by(TIM), kit))
+    state = after(state, decide_draft(state, TANGERANG, by(TIM), ProduceDraft(files("v1"))))
     state = after(state, rejection_of(state, "foto buram"))
-    [second] = decide_draft(state, TANGERANG, TIM, ProduceDraft(files("v2")))
+    [second] = decide_draft(state, TANGERANG, by(TIM), ProduceDraft(files("v2")))
     assert isinstance(second, DraftProduced) and second.draft.version == 2
 
 
 def test_a_second_handover_of_a_case_already_taken_up_is_ignored() -> None:
     state = given(*bandung_at_step_7())
-    again = decide_open(
-        state, case_id=CASE_ID, sop=BANDUNG, step=6, cause_event_id=uuid.uuid4(), case=CASE
-    )
+    again = decide_open(state, BANDUNG, handover(BANDUNG, 6), uuid.uuid4())
     assert again == []
 
 
@@ -200,38 +221,38 @@ def test_a_wrong_role_is_refused_naming_the_required_role() -> None:
     state = given(opened(BANDUNG, 6))
     kit = PrepareEquipment(ticked(BANDUNG_KIT))
     with pytest.raises(WrongRole) as error:
-        decide_prepare_equipment(state, BANDUNG, "ka-bagian", kit)
+        decide_prepare_equipment(state, BANDUNG, by("ka-bagian"), kit)
     assert error.value.details["required_role"] == PENATA
 
-    state = after(state, decide_prepare_equipment(state, BANDUNG, PENATA, kit))
+    state = after(state, decide_prepare_equipment(state, BANDUNG, by(PENATA), kit))
     with pytest.raises(WrongRole) as error:
-        decide_record(state, BANDUNG, "koordinator-kpp", MakeRecording(files("raw.mp4")))
+        decide_record(state, BANDUNG, by("koordinator-kpp"), MakeRecording(files("raw.mp4")))
     assert error.value.details == {
         "step": 6,
         "required_role": PENATA,
         "actual_role": "koordinator-kpp",
     }
     with pytest.raises(WrongRole) as error:
-        decide_draft(given(opened(TANGERANG, 4)), TANGERANG, PENATA, ProduceDraft(files("v1")))
+        decide_draft(given(opened(TANGERANG, 4)), TANGERANG, by(PENATA), ProduceDraft(files("v1")))
     assert error.value.details["required_role"] == TIM
 
 
 def test_commands_out_of_order_name_the_awaited_step() -> None:
     at_6 = given(opened(BANDUNG, 6))
     with pytest.raises(StepOutOfOrder) as error:
-        decide_draft(at_6, BANDUNG, PENATA, ProduceDraft(files("v1"), EDIT_INPUTS))
+        decide_draft(at_6, BANDUNG, by(PENATA), ProduceDraft(files("v1"), EDIT_INPUTS))
     assert error.value.details["awaiting_step"] == 6
 
     at_7 = given(*bandung_at_step_7())
     with pytest.raises(StepOutOfOrder) as error:
-        decide_prepare_equipment(at_7, BANDUNG, PENATA, PrepareEquipment(ticked(BANDUNG_KIT)))
+        decide_prepare_equipment(at_7, BANDUNG, by(PENATA), PrepareEquipment(ticked(BANDUNG_KIT)))
     assert error.value.details["awaiting_step"] == 7
 
     with_review = after(
-        at_7, decide_draft(at_7, BANDUNG, PENATA, ProduceDraft(files("v1"), EDIT_INPUTS))
+        at_7, decide_draft(at_7, BANDUNG, by(PENATA), ProduceDraft(files("v1"), EDIT_INPUTS))
     )
     with pytest.raises(StepOutOfOrder) as error:
-        decide_draft(with_review, BANDUNG, PENATA, ProduceDraft(files("v2"), EDIT_INPUTS))
+        decide_draft(with_review, BANDUNG, by(PENATA), ProduceDraft(files("v2"), EDIT_INPUTS))
     assert error.value.details["awaiting_step"] == 8
 
 
@@ -239,28 +260,28 @@ def test_an_incomplete_checklist_names_the_missing_and_unticked_items() -> None:
     state = given(opened(BANDUNG, 6))
     checklist = {"video-recorder": True, "tripod": False, "lighting": True, "teleprompter": True}
     with pytest.raises(MissingInputs) as error:
-        decide_prepare_equipment(state, BANDUNG, PENATA, PrepareEquipment(checklist))
+        decide_prepare_equipment(state, BANDUNG, by(PENATA), PrepareEquipment(checklist))
     assert error.value.status == 422
     assert error.value.details["missing_inputs"] == ["tripod", "mic"]
 
 
 def test_recording_or_covering_without_prepared_equipment_is_refused() -> None:
     with pytest.raises(EquipmentNotPrepared) as error:
-        decide_record(given(opened(BANDUNG, 6)), BANDUNG, PENATA, MakeRecording(files("raw")))
+        decide_record(given(opened(BANDUNG, 6)), BANDUNG, by(PENATA), MakeRecording(files("raw")))
     assert error.value.status == 422
     assert error.value.details["missing_inputs"] == list(BANDUNG_KIT)
     assert "equipment prepared first" in error.value.message
 
     with pytest.raises(EquipmentNotPrepared) as error:
-        decide_draft(given(opened(TANGERANG, 4)), TANGERANG, TIM, ProduceDraft(files("v1")))
+        decide_draft(given(opened(TANGERANG, 4)), TANGERANG, by(TIM), ProduceDraft(files("v1")))
     assert error.value.details["missing_inputs"] == list(TANGERANG_KIT)
 
 
 def test_an_edit_without_its_inputs_or_files_is_refused() -> None:
     state = given(*bandung_at_step_7())
     with pytest.raises(MissingInputs) as error:
-        decide_draft(state, BANDUNG, PENATA, ProduceDraft(files("v1"), {"computer": "pc"}))
+        decide_draft(state, BANDUNG, by(PENATA), ProduceDraft(files("v1"), {"computer": "pc"}))
     assert error.value.details["missing_inputs"] == ["internet"]
     with pytest.raises(InvalidCommand) as invalid:
-        decide_draft(state, BANDUNG, PENATA, ProduceDraft([], EDIT_INPUTS))
+        decide_draft(state, BANDUNG, by(PENATA), ProduceDraft([], EDIT_INPUTS))
     assert invalid.value.details["field"] == "files"

@@ -16,13 +16,14 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
-from prokopim_cli.infra import Infra  # type: ignore[import-untyped]
+from prokopim_cli.infra import Infra  # type: ignore[import-untyped, unused-ignore]
 from prokopim_events.contracts import (
     Assignment,
     CaseFile,
     Contract,
     Draft,
     DraftRejected,
+    ProductionStepOpened,
     Requester,
     StaffAssigned,
 )
@@ -355,3 +356,24 @@ async def test_tangerang_cover_races_one_draft_wins_and_rework_keeps_equipment(
     assert (view["awaiting_step"], view["equipment_ready"]) == (4, True)
     response = await h.client.post(f"{url}/drafts", json=draft, headers=TIM)
     assert (response.status_code, response.json()["draft"]["version"]) == (200, 2)
+
+
+async def test_a_case_whose_sop_version_is_no_longer_installed_gets_409(harness: Harness) -> None:
+    case_id = uuid.uuid4()
+    opened = ProductionStepOpened(
+        case_id=case_id,
+        sop_id="bdg-setda-010-2024",
+        sop_version="0-removed",
+        step=6,
+        reason="handover",
+        cause_event_id=uuid.uuid4(),
+        case=CASE,
+    )
+    await harness.append_as("production", case_id, opened)
+
+    response = await harness.client.post(
+        f"/cases/{case_id}/equipment", json={"checklist": {"tripod": True}}, headers=PENATA
+    )
+
+    assert response.status_code == 409, response.text
+    assert "sop_not_installed" in response.text and "0-removed" in response.text

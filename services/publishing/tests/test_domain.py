@@ -17,6 +17,7 @@ from prokopim_events.contracts import (
     MediaOutletRegistered,
     Requester,
 )
+from prokopim_events.envelope import Actor
 from prokopim_kit.errors import MissingInputs, StepOutOfOrder, UnknownCase, WrongRole
 from prokopim_publishing.config import Settings
 from prokopim_publishing.domain import (
@@ -24,6 +25,8 @@ from prokopim_publishing.domain import (
     HandOver,
     Publication,
     Publish,
+    RecordArchive,
+    RecordPublication,
     archive_name,
     decide_archive,
     decide_hand_over,
@@ -64,6 +67,10 @@ MANAGERS = frozenset({"kepala-bagian", "ka-bagian"})
 CASE_ID = uuid.UUID("6f1c1f3e-8c53-4b57-9d0e-2a1b0c9d8e7f")
 HANDOVER_INPUTS = {"computer": "laptop-03", "network": "lan-setda"}
 PUBLISH_INPUTS = {"press-release": "dms://pr/1", "photos": "dms://photos/1"}
+
+
+def by(role: str) -> Actor:
+    return Actor(id=f"{role}-1", role=role)
 
 
 def case_file(activity: str = "Peresmian Taman Kota") -> CaseFile:
@@ -113,7 +120,7 @@ def opened(sop: Sop, review_step: int) -> CaseState:
 def handed_over() -> CaseState:
     state = opened(BANDUNG, 9)
     return reduce(
-        evolve, decide_hand_over(state, BANDUNG, "ka-bagian", HandOver(HANDOVER_INPUTS)), state
+        evolve, decide_hand_over(state, BANDUNG, by("ka-bagian"), HandOver(HANDOVER_INPUTS)), state
     )
 
 
@@ -159,7 +166,7 @@ def test_a_case_already_handed_over_is_not_opened_again() -> None:
 # --- Bandung: hand-over and archive --------------------------------------------------------
 def test_hand_over_gives_the_recording_to_the_requester_and_names_the_archive() -> None:
     state = opened(BANDUNG, 9)
-    (event,) = decide_hand_over(state, BANDUNG, "ka-bagian", HandOver(HANDOVER_INPUTS))
+    (event,) = decide_hand_over(state, BANDUNG, by("ka-bagian"), HandOver(HANDOVER_INPUTS))
     assert (event.step, event.next_step) == (10, None)
     assert event.recipient == case_file().requester
     assert event.draft_version == 2
@@ -171,25 +178,27 @@ def test_hand_over_gives_the_recording_to_the_requester_and_names_the_archive() 
 
 def test_hand_over_by_another_role_names_the_head_of_section() -> None:
     with pytest.raises(WrongRole) as error:
-        decide_hand_over(opened(BANDUNG, 9), BANDUNG, "penata-liputan", HandOver(HANDOVER_INPUTS))
+        decide_hand_over(
+            opened(BANDUNG, 9), BANDUNG, by("penata-liputan"), HandOver(HANDOVER_INPUTS)
+        )
     assert error.value.details["required_role"] == "ka-bagian"
 
 
 def test_hand_over_names_every_missing_input() -> None:
     with pytest.raises(MissingInputs) as error:
-        decide_hand_over(opened(BANDUNG, 9), BANDUNG, "ka-bagian", HandOver({"network": " "}))
+        decide_hand_over(opened(BANDUNG, 9), BANDUNG, by("ka-bagian"), HandOver({"network": " "}))
     assert error.value.details["missing_inputs"] == ["computer", "network"]
 
 
 def test_a_second_hand_over_is_out_of_order() -> None:
     with pytest.raises(StepOutOfOrder) as error:
-        decide_hand_over(handed_over(), BANDUNG, "ka-bagian", HandOver(HANDOVER_INPUTS))
+        decide_hand_over(handed_over(), BANDUNG, by("ka-bagian"), HandOver(HANDOVER_INPUTS))
     assert error.value.details["awaiting_step"] is None
 
 
 def test_a_case_never_opened_here_is_unknown() -> None:
     with pytest.raises(UnknownCase):
-        decide_hand_over(CaseState(), BANDUNG, "ka-bagian", HandOver(HANDOVER_INPUTS))
+        decide_hand_over(CaseState(), BANDUNG, by("ka-bagian"), HandOver(HANDOVER_INPUTS))
 
 
 def test_archive_before_the_hand_over_names_the_awaited_step() -> None:
@@ -209,7 +218,9 @@ def test_the_archivist_files_the_entry_under_its_archive_name() -> None:
     entry = prepare_archive(state, "pengadministrasi-umum")
     assert entry.archive_name == "2026-03-14_peresmian-taman-kota"
     assert entry.draft == draft() and entry.case_id == CASE_ID
-    (event,) = decide_archive(state, "pengadministrasi-umum", "/arsip/x.json")
+    (event,) = decide_archive(
+        state, BANDUNG, by("pengadministrasi-umum"), RecordArchive("/arsip/x.json")
+    )
     assert (event.step, event.archive_name, event.location) == (
         10,
         entry.archive_name,
@@ -234,7 +245,9 @@ def test_publish_records_the_website_url_and_the_outlets_emailed() -> None:
     command = Publish(PUBLISH_INPUTS, title="Taman baru", body="Isi berita")
     outlets = (uuid.uuid4(), uuid.uuid4())
     publication = Publication("https://kota.example/berita/1", outlets)
-    (event,) = decide_publish(state, TANGERANG, "tim-liputan", command, publication)
+    (event,) = decide_publish(
+        state, TANGERANG, by("tim-liputan"), RecordPublication(command, publication)
+    )
     assert (event.step, event.next_step, event.draft_version) == (7, None, 2)
     assert event.website_url == "https://kota.example/berita/1"
     assert event.emailed_outlets == list(outlets)
@@ -258,7 +271,9 @@ def test_publish_without_photos_names_them() -> None:
 
 def test_hand_over_on_a_publish_step_names_the_awaited_step() -> None:
     with pytest.raises(StepOutOfOrder) as error:
-        decide_hand_over(opened(TANGERANG, 6), TANGERANG, "tim-liputan", HandOver(PUBLISH_INPUTS))
+        decide_hand_over(
+            opened(TANGERANG, 6), TANGERANG, by("tim-liputan"), HandOver(PUBLISH_INPUTS)
+        )
     assert error.value.details["awaiting_step"] == 7
 
 

@@ -486,3 +486,32 @@ async def test_media_registry_rules(service: Harness) -> None:
         "prokopim.publishing.media-outlet-updated.v1",
         "prokopim.publishing.media-outlet-deactivated.v1",
     ]
+
+
+async def test_a_case_whose_sop_version_is_no_longer_installed_gets_409(service: Harness) -> None:
+    case_id = uuid.uuid4()
+    opened = PublishingStepOpened(
+        case_id=case_id,
+        sop_id=BANDUNG.id,
+        sop_version="0-removed",
+        step=10,
+        reason="handover",
+        cause_event_id=uuid.uuid4(),
+        case=CaseFile(
+            letter_number="005/77/SETDA",
+            requester=Requester(name="Dinas Pertamanan", agency="DPKP"),
+            subject="Rekaman sambutan Wali Kota",
+            activity_name="Peresmian",
+            activity_date=date(2026, 3, 14),
+        ),
+        draft=Draft(version=1, files=[Attachment(kind="video", ref="dms://video/final.mp4")]),
+    )
+    system = Actor(id="publishing", role="system")
+    await service.store.append(f"publishing-{case_id}", 0, to_new_events([opened], actor=system))
+
+    response = await service.post(
+        f"/cases/{case_id}/handover", "ka-bagian", {"inputs": HANDOVER_INPUTS}
+    )
+
+    assert response.status_code == 409, response.text
+    assert "sop_not_installed" in response.text and "0-removed" in response.text

@@ -316,3 +316,30 @@ async def test_reading_a_case_needs_a_token(review: Review) -> None:
     """The case view shows drafts and reviewers' reasons: not for anonymous callers."""
     response = await review.client.get(f"/cases/{uuid.uuid4()}")
     assert response.status_code == 401
+
+
+async def test_a_case_whose_sop_version_is_no_longer_installed_gets_409(review: Review) -> None:
+    case_id = uuid.uuid4()
+    opened = ReviewStepOpened(
+        case_id=case_id,
+        sop_id=BANDUNG.id,
+        sop_version="0-removed",
+        step=8,
+        reason="handover",
+        cause_event_id=uuid.uuid4(),
+        case=CaseFile(
+            letter_number="005/77/Setda",
+            requester=Requester(name="Budi", agency="Diskominfo"),
+            subject="Video HUT Kota",
+            activity_name="HUT Kota",
+            activity_date=date(2025, 5, 20),
+        ),
+        draft=Draft(version=1, files=[Attachment(kind="video", ref="dms:v1")]),
+    )
+    system = Actor(id="review", role="system")
+    await review.store.append(f"review-{case_id}", 0, to_new_events([opened], actor=system))
+
+    response = await review.decide(case_id, "koordinator-kpp", approve(1))
+
+    assert response.status_code == 409, response.text
+    assert "sop_not_installed" in response.text and "0-removed" in response.text

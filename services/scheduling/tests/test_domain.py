@@ -21,6 +21,7 @@ from prokopim_events.contracts import (
     SchedulingStepOpened,
     StaffAssigned,
 )
+from prokopim_events.envelope import Actor
 from prokopim_kit.errors import (
     InvalidCommand,
     MissingInputs,
@@ -32,7 +33,7 @@ from prokopim_scheduling.commands import AssignStaff, CoordinateSchedule, Notify
 from prokopim_scheduling.domain import (
     CaseState,
     HandoverWithoutCase,
-    awaiting_step,
+    Notify,
     decide_assign,
     decide_coordinate,
     decide_notify,
@@ -76,12 +77,16 @@ def disposition(sop: Sop, case: CaseFile | None = None) -> DispositionGiven:
     )
 
 
+def by(role: str) -> Actor:
+    return Actor(id=f"{role}-1", role=role)
+
+
 def given(*events: Contract) -> CaseState:
     return reduce(evolve, events, CaseState(case_id=CASE_ID))
 
 
 def opened(sop: Sop, case: CaseFile | None = None) -> CaseState:
-    return given(*decide_open(sop, disposition(sop, case), uuid.uuid4()))
+    return given(*decide_open(CaseState(), sop, disposition(sop, case), uuid.uuid4()))
 
 
 def coordinate(**overrides: Any) -> CoordinateSchedule:
@@ -107,7 +112,7 @@ def then(state: CaseState, events: list[Contract]) -> CaseState:
 def test_a_disposition_opens_the_case_at_step_3(sop: Sop) -> None:
     cause = uuid.uuid4()
 
-    events = decide_open(sop, disposition(sop), cause)
+    events = decide_open(CaseState(), sop, disposition(sop), cause)
 
     assert len(events) == 1
     (event,) = events
@@ -115,7 +120,7 @@ def test_a_disposition_opens_the_case_at_step_3(sop: Sop) -> None:
     assert (event.step, event.reason, event.cause_event_id) == (3, "handover", cause)
     assert event.case == case_file() and event.sop_version == sop.version
     state = then(given(), events)
-    assert state.opened and awaiting_step(state, sop) == 3
+    assert state.known and state.awaiting_here(sop) == 3
 
 
 def test_a_step_handed_to_another_service_is_ignored() -> None:
@@ -128,7 +133,7 @@ def test_a_step_handed_to_another_service_is_ignored() -> None:
         case=case_file(),
     )
 
-    assert decide_open(BANDUNG, received, uuid.uuid4()) == []
+    assert decide_open(CaseState(), BANDUNG, received, uuid.uuid4()) == []
 
 
 def test_a_hand_over_without_case_file_is_refused() -> None:
@@ -142,7 +147,7 @@ def test_a_hand_over_without_case_file_is_refused() -> None:
     )
 
     with pytest.raises(HandoverWithoutCase):
-        decide_open(BANDUNG, bare, uuid.uuid4())
+        decide_open(CaseState(), BANDUNG, bare, uuid.uuid4())
 
 
 def test_evolve_ignores_other_services_events() -> None:
@@ -164,17 +169,17 @@ def test_evolve_ignores_other_services_events() -> None:
 def test_bandung_coordinate_then_notify_then_assign() -> None:
     state = opened(BANDUNG)
 
-    scheduled = decide_coordinate(state, BANDUNG, "ka-tim-dokpim", coordinate(notes="Lantai 2"))
+    scheduled = decide_coordinate(state, BANDUNG, by("ka-tim-dokpim"), coordinate(notes="Lantai 2"))
     (coordinated,) = scheduled
     assert isinstance(coordinated, ScheduleCoordinated)
     assert (coordinated.step, coordinated.next_step) == (3, 4)
     assert (coordinated.scheduled_at, coordinated.location) == (WHEN, "Balai Kota")
     assert coordinated.inputs == BDG_INPUTS
     state = then(state, scheduled)
-    assert awaiting_step(state, BANDUNG) == 4
+    assert state.awaiting_here(BANDUNG) == 4
 
     nid = uuid.uuid4()
-    told = decide_notify(state, BANDUNG, "koordinator-kpp", notify(), nid)
+    told = decide_notify(state, BANDUNG, by("koordinator-kpp"), Notify(notify(), nid))
     (notified,) = told
     assert isinstance(notified, RequesterNotified)
     assert (notified.step, notified.next_step, notified.notification_id) == (4, 5, nid)
@@ -183,10 +188,12 @@ def test_bandung_coordinate_then_notify_then_assign() -> None:
     assert "01-12-2026 pukul 09:00 WIB" in notified.message
     assert "Balai Kota" in notified.message and "Lantai 2" in notified.message
     state = then(state, told)
-    assert awaiting_step(state, BANDUNG) == 5
+    assert state.awaiting_here(BANDUNG) == 5
     assert [n.location for n in state.notifications] == ["Balai Kota"]
 
-    staffed = decide_assign(state, BANDUNG, "ka-tim-dokpim", assign({"schedule": "ref://jadwal"}))
+    staffed = decide_assign(
+        state, BANDUNG, by("ka-tim-dokpim"), assign({"schedule": "ref://jadwal"})
+    )
     (assigned,) = staffed
     assert isinstance(assigned, StaffAssigned)
     assert (assigned.step, assigned.next_step, assigned.scheduled_at) == (5, 6, WHEN)
@@ -195,15 +202,18 @@ def test_bandung_coordinate_then_notify_then_assign() -> None:
         ("Budi", "penata-liputan", "A")
     ]
     state = then(state, staffed)
-    assert state.steps_done == (3, 4, 5) and state.next_step == 6
-    assert awaiting_step(state, BANDUNG) is None  # handed on to production
+    assert state.steps_done == (3, 4, 5) and state.awaiting_step == 6
+    assert state.awaiting_here(BANDUNG) is None  # handed on to production
 
 
 def test_the_requester_gets_the_message_written_for_them() -> None:
     state = then(opened(BANDUNG), [scheduled_event()])
 
     (event,) = decide_notify(
-        state, BANDUNG, "koordinator-kpp", notify("letter", message="Hadir 08.30"), uuid.uuid4()
+        state,
+        BANDUNG,
+        by("koordinator-kpp"),
+        Notify(notify("letter", message="Hadir 08.30"), uuid.uuid4()),
     )
 
     assert isinstance(event, RequesterNotified)
@@ -215,7 +225,7 @@ def test_a_channel_the_requester_cannot_be_reached_by_is_refused(channel: str) -
     state = then(opened(BANDUNG, case_file(email=None, phone=None)), [scheduled_event()])
 
     with pytest.raises(InvalidCommand) as error:
-        decide_notify(state, BANDUNG, "koordinator-kpp", notify(channel), uuid.uuid4())
+        decide_notify(state, BANDUNG, by("koordinator-kpp"), Notify(notify(channel), uuid.uuid4()))
 
     assert error.value.details["field"] == "channel"
 
@@ -236,7 +246,10 @@ def test_tangerang_splits_the_coverage_teams_at_step_3() -> None:
     ]
 
     events = decide_assign(
-        state, TANGERANG, "ketua-tim", assign({"disposition": "ref://disposisi"}, assignments=teams)
+        state,
+        TANGERANG,
+        by("ketua-tim"),
+        assign({"disposition": "ref://disposisi"}, assignments=teams),
     )
 
     (assigned,) = events
@@ -244,12 +257,12 @@ def test_tangerang_splits_the_coverage_teams_at_step_3() -> None:
     assert (assigned.step, assigned.next_step, assigned.scheduled_at) == (3, 4, None)
     assert assigned.outputs == ["agenda", "team-assignment"]
     assert [a.team for a in assigned.assignments] == ["Foto", "Video"]
-    assert awaiting_step(then(state, events), TANGERANG) is None
+    assert then(state, events).awaiting_here(TANGERANG) is None
 
 
 def test_tangerang_has_no_schedule_step() -> None:
     with pytest.raises(StepOutOfOrder) as error:
-        decide_coordinate(opened(TANGERANG), TANGERANG, "ketua-tim", coordinate())
+        decide_coordinate(opened(TANGERANG), TANGERANG, by("ketua-tim"), coordinate())
 
     assert error.value.details["awaiting_step"] == 3
 
@@ -257,7 +270,7 @@ def test_tangerang_has_no_schedule_step() -> None:
 # --- the rules every command obeys ------------------------------------------------------
 def test_wrong_role_names_the_required_role() -> None:
     with pytest.raises(WrongRole) as error:
-        decide_coordinate(opened(BANDUNG), BANDUNG, "koordinator-kpp", coordinate())
+        decide_coordinate(opened(BANDUNG), BANDUNG, by("koordinator-kpp"), coordinate())
 
     assert error.value.details["required_role"] == "ka-tim-dokpim"
     assert error.value.status == 403
@@ -265,7 +278,7 @@ def test_wrong_role_names_the_required_role() -> None:
 
 def test_assigning_before_the_schedule_names_the_awaited_step() -> None:
     with pytest.raises(StepOutOfOrder) as error:
-        decide_assign(opened(BANDUNG), BANDUNG, "ka-tim-dokpim", assign({"schedule": "j"}))
+        decide_assign(opened(BANDUNG), BANDUNG, by("ka-tim-dokpim"), assign({"schedule": "j"}))
 
     assert error.value.details["awaiting_step"] == 3
     assert error.value.status == 409
@@ -275,7 +288,7 @@ def test_a_step_cannot_be_done_twice() -> None:
     state = then(opened(BANDUNG), [scheduled_event()])
 
     with pytest.raises(StepOutOfOrder) as error:
-        decide_coordinate(state, BANDUNG, "ka-tim-dokpim", coordinate())
+        decide_coordinate(state, BANDUNG, by("ka-tim-dokpim"), coordinate())
 
     assert error.value.details["awaiting_step"] == 4
 
@@ -284,7 +297,7 @@ def test_missing_inputs_are_named() -> None:
     partial = {"request-letter": "ref://surat", "script": "   "}
 
     with pytest.raises(MissingInputs) as error:
-        decide_coordinate(opened(BANDUNG), BANDUNG, "ka-tim-dokpim", coordinate(inputs=partial))
+        decide_coordinate(opened(BANDUNG), BANDUNG, by("ka-tim-dokpim"), coordinate(inputs=partial))
 
     assert error.value.details["missing_inputs"] == ["script", "disposition-sheet"]
     assert error.value.status == 422
@@ -292,7 +305,7 @@ def test_missing_inputs_are_named() -> None:
 
 def test_a_case_not_handed_over_is_unknown() -> None:
     with pytest.raises(UnknownCase):
-        decide_coordinate(given(), BANDUNG, "ka-tim-dokpim", coordinate())
+        decide_coordinate(given(), BANDUNG, by("ka-tim-dokpim"), coordinate())
 
 
 def test_at_least_one_assignment() -> None:
@@ -302,7 +315,7 @@ def test_at_least_one_assignment() -> None:
 
     unchecked = AssignStaff.model_construct(assignments=[], inputs={"disposition": "d"})
     with pytest.raises(InvalidCommand) as refused:
-        decide_assign(opened(TANGERANG), TANGERANG, "ketua-tim", unchecked)
+        decide_assign(opened(TANGERANG), TANGERANG, by("ketua-tim"), unchecked)
     assert refused.value.details["field"] == "assignments"
 
 

@@ -15,7 +15,7 @@ from uuid import UUID
 import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
-from prokopim_events.contracts import CaseFile, DispositionGiven, Requester
+from prokopim_events.contracts import CaseFile, DispositionGiven, Requester, SchedulingStepOpened
 from prokopim_events.db import create_pool
 from prokopim_events.envelope import Actor, StoredEvent
 from prokopim_events.relay import Relay
@@ -319,3 +319,26 @@ async def test_a_repeated_hand_over_is_stored_once(scheduling: Scheduling) -> No
 
     (opened,) = await scheduling.stream(case_id)
     assert opened.type == TYPE.format("step-opened")
+
+
+async def test_a_case_whose_sop_version_is_no_longer_installed_gets_409(
+    scheduling: Scheduling,
+) -> None:
+    case_id = uuid.uuid4()
+    opened = SchedulingStepOpened(
+        case_id=case_id,
+        sop_id=BANDUNG.id,
+        sop_version="0-removed",
+        step=3,
+        reason="handover",
+        cause_event_id=uuid.uuid4(),
+        case=case_file(),
+    )
+    system = Actor(id="scheduling", role="system")
+    await scheduling.store.append(f"scheduling-{case_id}", 0, to_new_events([opened], actor=system))
+
+    body = {"scheduled_at": "2026-12-01T09:00:00", "location": "Balai Kota"}
+    response = await scheduling.post(case_id, "schedule", "ka-tim-dokpim", body)
+
+    assert response.status_code == 409, response.text
+    assert "sop_not_installed" in response.text and "0-removed" in response.text

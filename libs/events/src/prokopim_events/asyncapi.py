@@ -26,7 +26,7 @@ from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field, create_model
 
-from .contracts import CONTRACTS, Contract
+from .contracts import CONTRACTS, Contract, audience
 from .samples import sample_event
 from .topology import Topology
 
@@ -141,10 +141,11 @@ def describe(document: dict[str, Any]) -> dict[str, Any]:
         message["summary"] = summary(contract)
         if text := details(contract):
             message["description"] = text
+        message["tags"] = [{"name": audience(event_type)}]
         message["contentType"] = "application/json"
         message["headers"] = HEADERS
         message["correlationId"] = {
-            "description": "shared by every event of one flow",
+            "description": "shared by every event of one case: its first event's id",
             "location": "$message.payload#/correlationid",
         }
         message["examples"] = [

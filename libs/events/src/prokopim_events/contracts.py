@@ -1,8 +1,15 @@
 """Published event contracts: the `data` of every event prokopim puts on NATS.
 
 These are promises to subscribers. Only add optional fields; a breaking change is a new
-type with a new version suffix. Every event about a case carries `case_id` and the SOP id
-and version the case started under. An event that completes a step carries `step` and
+type with a new version suffix. A contract is a boundary: building one with a field it does
+not declare fails (`extra="forbid"`, on every nested type too), so nothing undeclared is
+ever published; `parse`, the reading side, ignores fields this build does not know yet, so a
+newer publisher's optional fields never stop an older reader. Each type says who it is
+for (`AUDIENCE`): `public` types are the promise to outside subscribers; `internal` ones
+are a service's own bookkeeping, relayed like the rest but not to be built on.
+
+Every event about a case carries `case_id` and the SOP id and version the case started
+under. An event that completes a step carries `step` and
 `next_step` (None when the SOP ends); the service owning `next_step` picks the case up from
 there. Hand-over events carry the `case` file so no service ever has to ask another.
 """
@@ -13,35 +20,48 @@ from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, model_validator
+
+Audience = Literal["public", "internal"]
+_READING = "reading"  # validation context key: parse() tolerates fields it does not know
 
 
-class Contract(BaseModel):
+class Part(BaseModel):
+    """Base of every published model: immutable, and no field it does not declare."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_unknown_when_reading(cls, data: Any, info: ValidationInfo) -> Any:
+        if info.context and info.context.get(_READING) and isinstance(data, dict):
+            return {key: value for key, value in data.items() if key in cls.model_fields}
+        return data
+
+
+class Contract(Part):
     """Base of every event's data model."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
     TYPE: ClassVar[str]
+    AUDIENCE: ClassVar[Audience] = "public"
 
 
-class Requester(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Requester(Part):
     name: str
     agency: str
     email: EmailStr | None = None
     phone: str | None = None
 
 
-class Attachment(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Attachment(Part):
     kind: str = Field(description="script, agenda, letter, photo, video, ...")
     ref: str = Field(description="where the file is: a URL or a document-store reference")
     name: str | None = None
 
 
-class CaseFile(BaseModel):
+class CaseFile(Part):
     """What every service needs to know about a case, carried along with hand-overs."""
 
-    model_config = ConfigDict(frozen=True)
     letter_number: str
     requester: Requester
     subject: str
@@ -50,15 +70,13 @@ class CaseFile(BaseModel):
     attachments: list[Attachment] = []
 
 
-class Draft(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Draft(Part):
     version: int
     files: list[Attachment]
     notes: str | None = None
 
 
-class Assignment(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Assignment(Part):
     name: str
     role: str
     team: str | None = None
@@ -129,6 +147,7 @@ class SchedulingStepOpened(StepOpened):
     """
 
     TYPE = "prokopim.scheduling.step-opened.v1"
+    AUDIENCE = "internal"
 
 
 class ScheduleCoordinated(StepCompleted):
@@ -181,6 +200,13 @@ class ProductionStepOpened(StepOpened):
     """
 
     TYPE = "prokopim.production.step-opened.v1"
+    AUDIENCE = "internal"
+    rejection_reason: str | None = Field(
+        default=None, description="on a rework: why the reviewer sent the draft back"
+    )
+    rejected_by: str | None = Field(
+        default=None, description="on a rework: the reviewer who sent the draft back"
+    )
 
 
 class EquipmentPrepared(CaseEvent):
@@ -191,6 +217,7 @@ class EquipmentPrepared(CaseEvent):
     """
 
     TYPE = "prokopim.production.equipment-prepared.v1"
+    AUDIENCE = "internal"
     step: int
     checklist: dict[str, bool]
 
@@ -228,6 +255,7 @@ class ReviewStepOpened(StepOpened):
     """
 
     TYPE = "prokopim.review.step-opened.v1"
+    AUDIENCE = "internal"
 
 
 class DraftApproved(StepCompleted):
@@ -270,6 +298,7 @@ class PublishingStepOpened(StepOpened):
     """
 
     TYPE = "prokopim.publishing.step-opened.v1"
+    AUDIENCE = "internal"
 
 
 class RecordingHandedOver(StepCompleted):
@@ -312,8 +341,7 @@ class NewsPublished(StepCompleted):
     draft_version: int
 
 
-class MediaOutlet(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class MediaOutlet(Part):
     name: str
     email: EmailStr
     active: bool = True
@@ -326,6 +354,7 @@ class MediaOutletRegistered(Contract):
     """
 
     TYPE = "prokopim.publishing.media-outlet-registered.v1"
+    AUDIENCE = "internal"
     outlet_id: UUID
     name: str
     email: EmailStr
@@ -338,6 +367,7 @@ class MediaOutletUpdated(Contract):
     """
 
     TYPE = "prokopim.publishing.media-outlet-updated.v1"
+    AUDIENCE = "internal"
     outlet_id: UUID
     name: str
     email: EmailStr
@@ -351,6 +381,7 @@ class MediaOutletDeactivated(Contract):
     """
 
     TYPE = "prokopim.publishing.media-outlet-deactivated.v1"
+    AUDIENCE = "internal"
     outlet_id: UUID
 
 
@@ -411,8 +442,17 @@ CONTRACTS: dict[str, type[Contract]] = {
 
 
 def parse(event_type: str, data: dict[str, Any]) -> Contract:
-    """Parse an event's data into its contract model (KeyError for an unknown type)."""
-    return CONTRACTS[event_type].model_validate(data)
+    """Read an event's data into its contract model, ignoring fields this build does not know.
+
+    KeyError for an unknown type. Building a contract (or `model_validate` without this
+    context) refuses undeclared fields instead.
+    """
+    return CONTRACTS[event_type].model_validate(data, context={_READING: True})
+
+
+def audience(event_type: str) -> Audience:
+    """Return who an event type is for: `public` subscribers or prokopim `internal`ly."""
+    return CONTRACTS[event_type].AUDIENCE
 
 
 def service_of(event_type: str) -> str:

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from .asyncapi import REGENERATE, REPO_ROOT, details, summary
-from .contracts import CONTRACTS, Contract, service_of
+from .contracts import CONTRACTS, Contract, audience, service_of
 from .samples import PUBLISHER, sample_event
 from .topology import Topology
 
@@ -21,17 +21,25 @@ CATALOG_PATH = REPO_ROOT / "docs" / "events.md"
 SCHEMAS_LINK = "../libs/events/schemas"
 BEGIN = "<!-- BEGIN GENERATED CATALOG: edit the contracts, then run `{command}` -->"
 END = "<!-- END GENERATED CATALOG -->"
+AUDIENCES = {
+    "public": "a promise to subscribers, changed only by the versioning rules",
+    "internal": "a service's own bookkeeping; relayed, but do not build on it",
+}
 
 
 def render_catalog(topology: Topology | None = None) -> str:
     """Return the markdown of every event type, with an index and the shared types."""
     topology = topology or Topology()
     shared: dict[str, dict[str, Any]] = {}
-    lines = ["| event type | published by | what happened |", "|---|---|---|"]
+    lines = [
+        "| event type | published by | for | what happened |",
+        "|---|---|---|---|",
+    ]
     for event_type, contract in CONTRACTS.items():
         anchor = event_type.replace(".", "")
         lines.append(
-            f"| [`{event_type}`](#{anchor}) | {publisher(event_type)} | {summary(contract)} |"
+            f"| [`{event_type}`](#{anchor}) | {publisher(event_type)} | {audience(event_type)}"
+            f" | {summary(contract)} |"
         )
     for event_type, contract in CONTRACTS.items():
         lines += ["", *_section(event_type, contract, topology, shared)]
@@ -67,6 +75,7 @@ def _section(
     if text := details(contract):
         lines += [" ".join(text.split()), ""]
     lines += [
+        f"- audience: **{audience(event_type)}** ({AUDIENCES[audience(event_type)]})",
         f"- subject: `{topology.subject(event_type)}`"
         f" (namespace `ns`: `{Topology('ns').subject(event_type)}`)",
         f"- CloudEvents `source`: `{example.source}`; `subject` (the stream): `{stream}`",

@@ -170,11 +170,18 @@ def sample_event(event_type: str) -> StoredEvent:
         occurred_at=occurred,
         recorded_at=occurred + timedelta(milliseconds=12),
         actor=actor,
-        correlation_id=uuid5(_SAMPLES_NS, stream),
+        correlation_id=_correlation(data, stream),
         causation_id=UUID(_CAUSE) if "cause_event_id" in data else None,
         traceparent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
         data=data,
     )
+
+
+def _correlation(data: dict[str, Any], stream: str) -> UUID:
+    """Every event of the Bandung case carries its first event's id, as the services do."""
+    if data.get("case_id") == BANDUNG["case_id"]:
+        return uuid5(_SAMPLES_NS, "prokopim.intake.request-received.v1")
+    return uuid5(_SAMPLES_NS, stream)
 
 
 def synthesise(schema: dict[str, Any]) -> Any:

@@ -2,9 +2,10 @@
 
 Pure functions over pydantic's JSON Schemas (`$defs`/`$ref`, `anyOf` for unions and
 nullables, `enum`/`const` for literals). Allowed: a new optional field, a new enum value,
-changed descriptions, titles and defaults. Breaking, reported with the field's path: a
-removed field, a new required field, a field that became required or stopped being
-required, a changed type or format, a removed enum value.
+changed descriptions, titles and defaults, closing an object to undeclared fields. Breaking,
+reported with the field's path: a removed field, a new required field, a field that became
+required or stopped being required, a changed type or format, a removed enum value, an
+object closed to undeclared fields (`additionalProperties: false`) that opens again.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class _Comparison:
         for name in sorted(new_required - set(old_props)):
             problems.append(Incompatibility(f"{prefix}{name}", "new required field"))
         old_extra, new_extra = old.get("additionalProperties"), new.get("additionalProperties")
+        if old_extra is False and new_extra is not False:
+            problems.append(Incompatibility(path, "undeclared fields allowed again"))
         if isinstance(old_extra, dict) and isinstance(new_extra, dict):
             problems += self.node(old_extra, new_extra, f"{path}{{}}")
         return problems

@@ -42,8 +42,12 @@ def to_new_events(
     cause: StoredEvent | None = None,
     traceparent: str | None = None,
     event_ids: Sequence[UUID] | None = None,
+    correlation_id: UUID | None = None,
 ) -> list[NewEvent]:
-    """Wrap decided contracts in envelopes (a cause links correlation and causation).
+    """Wrap decided contracts in envelopes that share one correlation id.
+
+    The correlation id is, in order: the one given (the case's), the cause's, the first
+    event's own id (a new flow). A cause also becomes the causation.
 
     The trace context stored is, in order: the one given, the current span's (the HTTP
     request or the consumed message deciding these events), the cause's.
@@ -53,6 +57,8 @@ def to_new_events(
         traceparent or telemetry.current_traceparent() or (cause.traceparent if cause else None)
     )
     ids = list(event_ids) if event_ids is not None else [uuid.uuid4() for _ in contracts]
+    correlation = correlation_id or (cause.correlation_id if cause else None)
+    correlation = correlation or (ids[0] if ids else None)
     return [
         NewEvent(
             event_id=event_id,
@@ -60,7 +66,7 @@ def to_new_events(
             data=contract.model_dump(mode="json"),
             occurred_at=occurred_at,
             actor=actor,
-            correlation_id=cause.correlation_id if cause else None,
+            correlation_id=correlation,
             causation_id=cause.event_id if cause else None,
             traceparent=traceparent,
         )

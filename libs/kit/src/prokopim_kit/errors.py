@@ -97,3 +97,18 @@ class InvalidCommand(CommandRejected):
 
     def __init__(self, message: str, field: str) -> None:
         super().__init__(message, field=field)
+
+
+class SopNotInstalled(CommandRejected):
+    """A case's SOP version is no longer in this installation's catalog."""
+
+    status = 409
+    code = "sop_not_installed"
+
+    def __init__(self, sop_id: str, version: str) -> None:
+        super().__init__(
+            f"the case runs under SOP {sop_id!r} version {version!r}, which is not installed;"
+            " restore that definition to continue the case",
+            sop_id=sop_id,
+            sop_version=version,
+        )

@@ -1,26 +1,20 @@
 """Hand-overs: another service completed a step whose next step is one of ours.
 
-Every service that takes a case up from another one does the same: recognise the hand-over
-(or the rework a rejection sends back), load its own case stream inside the consumer's
-transaction, decide, and append with an event id derived from the cause, so that a repeated
-delivery can never store twice. Only the decision differs; it stays in the service's domain.
+Every service that takes a case up from another one recognises the hand-over (or the rework
+a rejection sends back) here; `pipeline.Cases.react` then decides and appends it inside the
+consumer's transaction, with an event id derived from the cause.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from prokopim_events.contracts import CONTRACTS, Contract, StepCompleted, parse, service_of
-from prokopim_events.db import Connection
-from prokopim_events.envelope import Actor, StoredEvent
+from prokopim_events.contracts import CONTRACTS, StepCompleted, parse, service_of
+from prokopim_events.envelope import StoredEvent
 from prokopim_sop import Service, Sop, SopCatalog
-
-from .commands import Evolve, S, append, load, to_new_events
-from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -68,33 +62,3 @@ def handover_to(service: Service, catalog: SopCatalog, event: StoredEvent) -> Ha
     if sop.step(contract.next_step).service is not service:
         return None
     return Handover(service, event, contract, sop)
-
-
-async def open_step(
-    runtime: Runtime,
-    handover: Handover,
-    conn: Connection,
-    *,
-    stream: str,
-    initial: S,
-    evolve: Evolve[S],
-    decide: Callable[[S], Sequence[Contract]],
-) -> bool:
-    """Append what `decide` makes of the hand-over to `stream`, inside `conn`.
-
-    Returns False when the decision was to do nothing (the step is already open here).
-    """
-    state, version = await load(runtime.store, stream, initial, evolve, conn=conn)
-    contracts = decide(state)
-    if not contracts:
-        log.info("case %s: %s needs no step here", handover.case_id, handover.event.type)
-        return False
-    events = to_new_events(
-        contracts,
-        actor=Actor(id=handover.service.value, role="system"),
-        cause=handover.event,
-        event_ids=[handover.event_id],
-    )
-    await append(runtime.store, stream, version, events, case_id=handover.case_id, conn=conn)
-    log.info("case %s opened at step %s", handover.case_id, handover.step)
-    return True

@@ -37,7 +37,7 @@ async def register_request(
     body: RegisterRequest, actor: CurrentActor, runtime: RuntimeDep, response: Response
 ) -> StepResult:
     """Register a request letter: SOP step 1, by the step's role, with its inputs."""
-    result = await service.register(runtime.store, runtime.catalog, actor, body)
+    result = await service.register(runtime, actor, body)
     response.headers["Location"] = f"/cases/{result.case_id}"
     return result
 
@@ -47,7 +47,7 @@ async def give_disposition(
     case_id: UUID, body: GiveDisposition, actor: CurrentActor, runtime: RuntimeDep
 ) -> StepResult:
     """Give the disposition on a registered request (SOP step 2) and hand the case on."""
-    return await service.give_disposition(runtime.store, runtime.catalog, actor, case_id, body)
+    return await service.give_disposition(runtime, actor, case_id, body)
 
 
 @router.get(

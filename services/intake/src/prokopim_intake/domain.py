@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Annotated
-from uuid import UUID
 
 from prokopim_events.contracts import (
     Attachment,
@@ -21,7 +20,9 @@ from prokopim_events.contracts import (
     Requester,
     RequestReceived,
 )
+from prokopim_events.envelope import Actor
 from prokopim_kit.errors import StepOutOfOrder, UnknownCase
+from prokopim_kit.pipeline import CaseState as Case
 from prokopim_kit.steps import guard_step
 from prokopim_sop import Service, Sop, Step, StepKind
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -75,20 +76,13 @@ class GiveDisposition(Command):
 
 
 @dataclass(frozen=True)
-class CaseState:
-    """What intake knows of one case; `next_step` is None only before registration."""
+class CaseState(Case):
+    """What intake knows of one case (`known` once registered)."""
 
-    case_id: UUID
-    sop_id: str | None = None
-    sop_version: str | None = None
+    service = Service.INTAKE
     case: CaseFile | None = None
-    next_step: int | None = None
     steps_done: tuple[int, ...] = ()
     instruction: str | None = None
-
-    @property
-    def registered(self) -> bool:
-        return self.case is not None
 
 
 def evolve(state: CaseState, event: Contract) -> CaseState:
@@ -99,36 +93,28 @@ def evolve(state: CaseState, event: Contract) -> CaseState:
             sop_id=event.sop_id,
             sop_version=event.sop_version,
             case=event.case,
-            next_step=event.next_step,
+            awaiting_step=event.next_step,
             steps_done=(*state.steps_done, event.step),
         )
     if isinstance(event, DispositionGiven):
         return replace(
             state,
             case=event.case,
-            next_step=event.next_step,
+            awaiting_step=event.next_step,
             steps_done=(*state.steps_done, event.step),
             instruction=event.instruction,
         )
     return state
 
 
-def awaiting_step(state: CaseState, sop: Sop) -> int | None:
-    """Return the intake step the case waits for, or None once handed over (or unknown)."""
-    if state.next_step is None:
-        return None
-    step = sop.step(state.next_step)
-    return step.number if step.service is Service.INTAKE else None
-
-
 def decide_register(
-    state: CaseState, sop: Sop, role: str, command: RegisterRequest
+    state: CaseState, sop: Sop, actor: Actor, command: RegisterRequest
 ) -> list[Contract]:
     """Register the letter at the SOP's first step: by its role, with its inputs."""
-    if state.registered:
+    if state.known or state.case_id is None:
         # Case ids are fresh uuid4s, so only a replayed command can land here.
-        raise StepOutOfOrder(StepKind.RECEIVE_REQUEST.value, state.next_step)
-    step = guard_step(sop, 1, RECEIVE, role, command.inputs)
+        raise StepOutOfOrder(StepKind.RECEIVE_REQUEST.value, state.awaiting_step)
+    step = guard_step(sop, 1, RECEIVE, actor.role, command.inputs)
     return [
         RequestReceived(
             case_id=state.case_id,
@@ -144,12 +130,17 @@ def decide_register(
 
 
 def decide_disposition(
-    state: CaseState, sop: Sop, role: str, command: GiveDisposition
+    state: CaseState, sop: Sop, actor: Actor, command: GiveDisposition
 ) -> list[Contract]:
     """Record the disposition at the step the case awaits: by its role, with its inputs."""
-    if state.case is None or state.sop_id is None or state.sop_version is None:
+    if (
+        state.case_id is None
+        or state.case is None
+        or state.sop_id is None
+        or state.sop_version is None
+    ):
         raise UnknownCase(state.case_id)
-    step = guard_step(sop, state.next_step, DISPOSE, role, command.inputs)
+    step = guard_step(sop, state.awaiting_step, DISPOSE, actor.role, command.inputs)
     return [
         DispositionGiven(
             case_id=state.case_id,

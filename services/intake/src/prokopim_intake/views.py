@@ -13,7 +13,7 @@ from prokopim_kit.errors import UnknownCase
 from prokopim_sop import SopCatalog, UnknownSop
 from pydantic import BaseModel, ConfigDict
 
-from .domain import CaseState, awaiting_step, evolve
+from .domain import CaseState, evolve
 from .service import stream_of
 
 
@@ -71,7 +71,7 @@ async def case_view(store: EventStore, catalog: SopCatalog, case_id: UUID) -> Ca
     if state.case is None or state.sop_id is None or state.sop_version is None:
         raise UnknownCase(case_id)
     try:
-        awaiting = awaiting_step(state, catalog.get(state.sop_id, state.sop_version))
+        awaiting = state.awaiting_here(catalog.get(state.sop_id, state.sop_version))
     except UnknownSop:
         awaiting = None  # the definition was removed; the view still shows the history
     return CaseView(
@@ -80,7 +80,7 @@ async def case_view(store: EventStore, catalog: SopCatalog, case_id: UUID) -> Ca
         sop_version=state.sop_version,
         case=state.case,
         awaiting_step=awaiting,
-        next_step=state.next_step,
+        next_step=state.awaiting_step,
         instruction=state.instruction,
         history=history_of(events),
     )

@@ -25,7 +25,7 @@ from prokopim_events.store import EventStore
 
 from .calendar import WorkingCalendar
 from .metrics import LedgerMetrics
-from .sla import AT_RISK_SHARE, Attempt, Status
+from .sla import AT_RISK_SHARE, BREACH_SHARE, Attempt, Status
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,12 @@ async def raise_alert(
         version = await conn.fetchval(
             "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream
         )
-        cause = await conn.fetchval(
-            "SELECT event_id FROM events WHERE global_position = $1", attempt.entered_position
+        # the alert belongs to the case's flow: the entering event is its cause and lends
+        # it the case's correlation id
+        cause = await conn.fetchrow(
+            "SELECT event_id, (metadata->>'correlation_id')::uuid AS correlation_id"
+            " FROM events WHERE global_position = $1",
+            attempt.entered_position,
         )
         contract = _contract(attempt, threshold, crossed_at)
         event = NewEvent(
@@ -86,7 +90,8 @@ async def raise_alert(
             data=contract.model_dump(mode="json"),
             occurred_at=contract.crossed_at,
             actor=LEDGER,
-            causation_id=cause,
+            causation_id=cause["event_id"] if cause else None,
+            correlation_id=cause["correlation_id"] if cause else None,
         )
         await store.append(stream, version, [event], conn=conn)
     counter = metrics.at_risk if threshold == AT_RISK else metrics.breaches
@@ -104,7 +109,7 @@ def _contract(attempt: Attempt, threshold: str, crossed_at: datetime) -> SlaThre
         attempt=attempt.attempt,
         role=attempt.role,
         assignees=[Assignment(name=name, role=attempt.role) for name in attempt.assignees],
-        threshold=AT_RISK_SHARE if threshold == AT_RISK else 1.0,
+        threshold=AT_RISK_SHARE if threshold == AT_RISK else BREACH_SHARE,
         standard_seconds=round(attempt.standard_seconds),
         entered_at=attempt.entered_at,
         crossed_at=crossed_at,
@@ -123,7 +128,7 @@ async def alert_completed(
         at = calendar.after_working(attempt.entered_at, AT_RISK_SHARE * attempt.standard_seconds)
         await raise_alert(store, conn, attempt, AT_RISK, at, metrics)
     if attempt.status is Status.BREACHED:
-        at = calendar.after_working(attempt.entered_at, attempt.standard_seconds)
+        at = calendar.after_working(attempt.entered_at, BREACH_SHARE * attempt.standard_seconds)
         await raise_alert(store, conn, attempt, BREACHED, at, metrics)
 
 

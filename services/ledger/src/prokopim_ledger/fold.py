@@ -1,6 +1,6 @@
 """The SLA fold as the ledger runs it: set-based SQL, one definition for live and rebuild.
 
-`ledger_sla_attempt_rows(facts, low, high)` (sql/004_sla_in_sql.sql) derives the step
+`ledger_sla_attempt_rows(facts, low, high)` (sla_sql.py) derives the step
 attempts of the cases whose ids lie in low..high from their step-completing audit rows,
 with exactly the rules of `sla.fold_case` (the pure specification, which the tests hold
 it to). Case rows are aggregated from those attempts by CASE_ROWS. The live path runs
@@ -18,6 +18,7 @@ from prokopim_sop import SopCatalog
 from .alerts import attempt_from_row
 from .calendar import WorkingCalendar
 from .sla import CaseSla
+from .sla_sql import status_sql
 from .sql_config import ensure_sla_config
 
 LOWEST, HIGHEST = UUID(int=0), UUID(int=(1 << 128) - 1)
@@ -30,9 +31,7 @@ ATTEMPT_SELECT = (
 CASE_ROWS = """
 SELECT t.case_id, t.sop_id, t.sop_version, t.opened_at, t.closed_at, t.used,
        p.standard_seconds,
-       CASE WHEN t.used > p.standard_seconds THEN 'breached'
-            WHEN t.used >= 0.75 * p.standard_seconds THEN 'at-risk'
-            ELSE 'on-time' END,
+       CASE {status} END,
        t.attempts, t.rework_loops, t.breaches
   FROM (SELECT a.case_id, a.sop_id, a.sop_version, a.opened_at,
                CASE WHEN bool_and(a.completed_at IS NOT NULL)
@@ -47,7 +46,7 @@ SELECT t.case_id, t.sop_id, t.sop_version, t.opened_at, t.closed_at, t.used,
          GROUP BY a.case_id, a.sop_id, a.sop_version, a.opened_at) t
   LEFT JOIN ledger_sla_plan p
     ON (p.sop_id, p.sop_version, p.step) = (t.sop_id, t.sop_version, 0)
-"""
+""".replace("{status}", status_sql("t.used", "p.standard_seconds"))
 # Fold the cases low..high of ledger_audit into the attempt and case tables; counts back.
 FOLD_INTO_PROJECTIONS = f"""
 WITH a AS MATERIALIZED (SELECT * FROM ledger_sla_attempt_rows('ledger_sla_facts', $1, $2)),

@@ -23,7 +23,10 @@ from prokopim_sop import Sop, SopCatalog
 
 from .calendar import WorkingCalendar
 
-AT_RISK_SHARE = 0.75
+# The SLA thresholds, as shares of a step's standard working time: the one definition the
+# Python fold, the SQL fold (sla_sql.py), the live alerts and the metrics all read.
+AT_RISK_SHARE = 0.75  # at risk from 75 % of the standard
+BREACH_SHARE = 1.0  # breached beyond it
 
 
 class Status(StrEnum):
@@ -34,7 +37,7 @@ class Status(StrEnum):
 
 def status_of(used: float, standard: float) -> Status:
     """Classify working time used against a standard: breached above 100 %, at risk from 75 %."""
-    if used > standard:
+    if used > BREACH_SHARE * standard:
         return Status.BREACHED
     if used >= AT_RISK_SHARE * standard:
         return Status.AT_RISK
@@ -207,7 +210,7 @@ def fold_case(facts: Iterable[Fact], catalog: SopCatalog, calendar: WorkingCalen
                 position,
                 standard,
                 calendar.after_working(entered_at, AT_RISK_SHARE * standard),
-                calendar.after_working(entered_at, standard),
+                calendar.after_working(entered_at, BREACH_SHARE * standard),
             )
         )
     attempts.sort(key=_entered)

@@ -7,8 +7,9 @@ instant, its working seconds and the working seconds of the days before it, comp
 fold reads only these, so the live path and the rebuild measure with one definition.
 
 Written at start-up and before a rebuild, and again whenever an event falls outside the
-covered years or the settings changed. Rows already projected keep the calendar they were
-measured with: after changing calendar settings, run `prokopim replay`.
+covered years or the settings or the fold's SQL (sla_sql.py, re-created then too) changed.
+Rows already projected keep the calendar they were measured with: after changing calendar
+settings, run `prokopim replay`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import holidays
 from prokopim_events.db import Connection
 from prokopim_sop import SopCatalog
 
+from . import sla_sql
 from .calendar import WorkingCalendar
 from .sla import sop_standard_seconds, standard_seconds
 
@@ -63,7 +65,8 @@ def day_rows(calendar: WorkingCalendar, first: date, last: date) -> list[DayRow]
 
 
 def fingerprint(catalog: SopCatalog, calendar: WorkingCalendar) -> str:
-    """A digest of everything the materialised tables depend on (bar the covered years)."""
+    """A digest of everything the SQL fold depends on (bar the covered years): the
+    calendar, the plan, and the text of its functions and views."""
     text = repr(
         (
             calendar.timezone,
@@ -75,6 +78,7 @@ def fingerprint(catalog: SopCatalog, calendar: WorkingCalendar) -> str:
             calendar.public_holidays,
             getattr(holidays, "__version__", ""),
             plan_rows(catalog, calendar),
+            sla_sql.DIGEST,
         )
     )
     return hashlib.sha256(text.encode()).hexdigest()
@@ -118,6 +122,7 @@ async def ensure_sla_config(
             if row[1] <= low and row[2] >= high:
                 return
             low, high = min(low, row[1]), max(high, row[2])
+        await sla_sql.install(conn)  # the code's fold, whatever an older version left
         await conn.execute("DELETE FROM ledger_sla_plan")
         await conn.copy_records_to_table("ledger_sla_plan", records=plan_rows(catalog, calendar))
         await conn.execute("DELETE FROM ledger_working_days")
@@ -153,4 +158,5 @@ async def ensure_for_store(
     now = datetime.now(calendar.zone)
     instants = [now, *(row or ())]
     known = [moment for moment in instants if moment is not None]
+    await sla_sql.install(conn)  # at start-up and before a rebuild, from the code running
     await ensure_sla_config(conn, catalog, calendar, min(known), max(known))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated
 from uuid import UUID
 
@@ -11,14 +10,7 @@ from prokopim_events.contracts import DraftProduced, EquipmentPrepared, Recordin
 from prokopim_kit.auth import CurrentActor, current_actor
 from prokopim_kit.runtime import Runtime, runtime_of
 
-from .domain import (
-    MakeRecording,
-    PrepareEquipment,
-    ProduceDraft,
-    decide_draft,
-    decide_prepare_equipment,
-    decide_record,
-)
+from .domain import MakeRecording, PrepareEquipment, ProduceDraft
 from .service import execute, load_case
 from .views import (
     CaseView,
@@ -42,15 +34,15 @@ router = APIRouter(prefix="/cases", tags=["production"])
 @router.get("/{case_id}", dependencies=[Depends(current_actor)])
 async def get_case(case_id: UUID, runtime: RuntimeDep) -> CaseView:
     """Return production's view of a case: steps, equipment, recordings, drafts, rework."""
-    state, _, sop = await load_case(runtime, case_id)
-    return case_view(state, sop)
+    loaded = await load_case(runtime, case_id)
+    return case_view(loaded.state, loaded.sop)
 
 
 @router.get("/{case_id}/equipment", dependencies=[Depends(current_actor)])
 async def get_equipment(case_id: UUID, runtime: RuntimeDep) -> EquipmentView:
     """Return the awaited step's equipment checklist and what was ticked."""
-    state, _, sop = await load_case(runtime, case_id)
-    return equipment_view(state, sop)
+    loaded = await load_case(runtime, case_id)
+    return equipment_view(loaded.state, loaded.sop)
 
 
 @router.post("/{case_id}/equipment")
@@ -59,13 +51,12 @@ async def prepare_equipment(
 ) -> EquipmentPreparedResponse:
     """Tick the equipment of a record or cover step (the step stays open)."""
     command = PrepareEquipment(checklist=body.checklist)
-    decide = partial(decide_prepare_equipment, command=command)
-    outcome = await execute(runtime, case_id, actor, decide)
-    prepared = outcome.events[0]
+    outcome = await execute(runtime, case_id, actor, command)
+    prepared = outcome.contract
     assert isinstance(prepared, EquipmentPrepared)
     return EquipmentPreparedResponse(
         case_id=case_id,
-        event_id=outcome.event_ids[0],
+        event_id=outcome.event_id,
         step=prepared.step,
         checklist=prepared.checklist,
     )
@@ -77,12 +68,12 @@ async def make_recording(
 ) -> RecordingResponse:
     """Record the raw material of a record step; its equipment must be prepared first."""
     command = MakeRecording(files=body.files, inputs=body.inputs)
-    outcome = await execute(runtime, case_id, actor, partial(decide_record, command=command))
-    made = outcome.events[0]
+    outcome = await execute(runtime, case_id, actor, command)
+    made = outcome.contract
     assert isinstance(made, RecordingMade)
     return RecordingResponse(
         case_id=case_id,
-        event_id=outcome.event_ids[0],
+        event_id=outcome.event_id,
         step=made.step,
         next_step=made.next_step,
         files=made.files,
@@ -95,12 +86,12 @@ async def produce_draft(
 ) -> DraftResponse:
     """Produce the next draft version at an edit or cover step and hand it to review."""
     command = ProduceDraft(files=body.files, inputs=body.inputs, notes=body.notes)
-    outcome = await execute(runtime, case_id, actor, partial(decide_draft, command=command))
-    produced = outcome.events[0]
+    outcome = await execute(runtime, case_id, actor, command)
+    produced = outcome.contract
     assert isinstance(produced, DraftProduced)
     return DraftResponse(
         case_id=case_id,
-        event_id=outcome.event_ids[0],
+        event_id=outcome.event_id,
         step=produced.step,
         next_step=produced.next_step,
         draft=produced.draft,

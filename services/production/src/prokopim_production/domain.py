@@ -17,21 +17,21 @@ from prokopim_events.contracts import (
     Contract,
     Draft,
     DraftProduced,
+    DraftRejected,
     EquipmentPrepared,
     ProductionStepOpened,
     RecordingMade,
+    StepCompleted,
 )
+from prokopim_events.envelope import Actor
 from prokopim_kit.errors import CommandRejected, InvalidCommand, MissingInputs
+from prokopim_kit.pipeline import CaseState as Case
 from prokopim_kit.steps import check_inputs, guard_step
-from prokopim_sop import Sop, Step, StepKind
+from prokopim_sop import Service, Sop, Step, StepKind
 
 EQUIPMENT_KINDS = frozenset({StepKind.RECORD, StepKind.COVER})
 DRAFT_KINDS = frozenset({StepKind.EDIT, StepKind.COVER})
 TICKED = "ticked on the equipment checklist"
-# Optional fields a rework opening carries beyond the StepOpened contract (contracts allow
-# extra fields): the contract has no place for why the draft was sent back.
-REJECTION_REASON = "rejection_reason"
-REJECTED_BY = "rejected_by"
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,11 @@ class Recording:
 
 
 @dataclass(frozen=True)
-class CaseState:
-    """What production knows of a case; `current_step` is where the case stands now."""
+class CaseState(Case):
+    """What production knows of a case (`known` once a hand-over opened it here)."""
 
-    case_id: UUID | None = None
-    sop_id: str = ""
-    sop_version: str = ""
+    service = Service.PRODUCTION
     case: CaseFile | None = None
-    current_step: int | None = None
     equipment: Mapping[int, Mapping[str, bool]] = field(default_factory=dict)
     recordings: tuple[Recording, ...] = ()
     drafts: tuple[Draft, ...] = ()
@@ -58,11 +55,6 @@ class CaseState:
     last_rejection_reason: str | None = None
     last_rejected_by: str | None = None
     last_rejected_version: int | None = None
-
-    @property
-    def known(self) -> bool:
-        """Tell whether a hand-over has opened this case here."""
-        return self.case_id is not None
 
 
 @dataclass(frozen=True)
@@ -89,6 +81,13 @@ class ProduceDraft:
     notes: str | None = None
 
 
+class MissingCaseFile(ValueError):
+    """A hand-over to production came without the case file production needs."""
+
+    def __init__(self, event_type: str, case_id: UUID) -> None:
+        super().__init__(f"{event_type} hands case {case_id} over without its case file")
+
+
 class EquipmentNotPrepared(MissingInputs):
     """422: the step's equipment checklist has not been ticked yet."""
 
@@ -113,16 +112,15 @@ def evolve(state: CaseState, event: Contract) -> CaseState:
             sop_id=event.sop_id,
             sop_version=event.sop_version,
             case=event.case,
-            current_step=event.step,
+            awaiting_step=event.step,
         )
         if event.reason != "rework":
             return opened
-        extra = event.model_extra or {}
         return replace(
             opened,
             rework_count=state.rework_count + 1,
-            last_rejection_reason=_text(extra.get(REJECTION_REASON)),
-            last_rejected_by=_text(extra.get(REJECTED_BY)),
+            last_rejection_reason=event.rejection_reason,
+            last_rejected_by=event.rejected_by,
             last_rejected_version=event.draft.version if event.draft else None,
         )
     if isinstance(event, EquipmentPrepared):
@@ -130,57 +128,49 @@ def evolve(state: CaseState, event: Contract) -> CaseState:
     if isinstance(event, RecordingMade):
         recording = Recording(event.step, tuple(event.files))
         return replace(
-            state, recordings=(*state.recordings, recording), current_step=event.next_step
+            state, recordings=(*state.recordings, recording), awaiting_step=event.next_step
         )
     if isinstance(event, DraftProduced):
-        return replace(state, drafts=(*state.drafts, event.draft), current_step=event.next_step)
+        return replace(state, drafts=(*state.drafts, event.draft), awaiting_step=event.next_step)
     return state
 
 
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def decide_open(
-    state: CaseState,
-    *,
-    case_id: UUID,
-    sop: Sop,
-    step: int,
-    cause_event_id: UUID,
-    case: CaseFile,
-    draft: Draft | None = None,
-    rejection: tuple[str, str] | None = None,
+    state: CaseState, sop: Sop, cause: StepCompleted, cause_event_id: UUID
 ) -> list[Contract]:
-    """Open a step on a hand-over, or on a rework when `rejection` (reason, reviewer) is given.
+    """Open a step on a hand-over, or on a rework when a reviewer rejected the draft.
 
     A hand-over reaches a case once; a second one for a case already taken up is ignored,
     so a late or repeated hand-over can never move a case back.
     """
-    if rejection is None and state.known:
+    rejected = isinstance(cause, DraftRejected)
+    if not rejected and state.known:
         return []
-    extra = {} if rejection is None else {REJECTION_REASON: rejection[0], REJECTED_BY: rejection[1]}
-    opened = ProductionStepOpened.model_validate(
-        {
-            "case_id": case_id,
-            "sop_id": sop.id,
-            "sop_version": sop.version,
-            "step": step,
-            "reason": "handover" if rejection is None else "rework",
-            "cause_event_id": cause_event_id,
-            "case": case,
-            "draft": draft,
-            **extra,
-        }
-    )
-    return [opened]
+    case, draft = getattr(cause, "case", None), getattr(cause, "draft", None)
+    if not isinstance(case, CaseFile):
+        raise MissingCaseFile(cause.TYPE, cause.case_id)  # retried, then dead-lettered
+    assert cause.next_step is not None  # only a hand-over to a production step gets here
+    return [
+        ProductionStepOpened(
+            case_id=cause.case_id,
+            sop_id=sop.id,
+            sop_version=sop.version,
+            step=cause.next_step,
+            reason="rework" if rejected else "handover",
+            cause_event_id=cause_event_id,
+            case=case,
+            draft=draft if isinstance(draft, Draft) else None,
+            rejection_reason=cause.reason if isinstance(cause, DraftRejected) else None,
+            rejected_by=cause.reviewer if isinstance(cause, DraftRejected) else None,
+        )
+    ]
 
 
 def decide_prepare_equipment(
-    state: CaseState, sop: Sop, role: str, command: PrepareEquipment
+    state: CaseState, sop: Sop, actor: Actor, command: PrepareEquipment
 ) -> list[Contract]:
     """Record the ticked checklist; 422 naming every required item missing or unticked."""
-    step = guard_step(sop, state.current_step, EQUIPMENT_KINDS, role)
+    step = guard_step(sop, state.awaiting_step, EQUIPMENT_KINDS, actor.role)
     unticked = [item.id for item in step.inputs if command.checklist.get(item.id) is not True]
     if unticked:
         raise MissingInputs(step.number, unticked)
@@ -195,9 +185,11 @@ def decide_prepare_equipment(
     ]
 
 
-def decide_record(state: CaseState, sop: Sop, role: str, command: MakeRecording) -> list[Contract]:
+def decide_record(
+    state: CaseState, sop: Sop, actor: Actor, command: MakeRecording
+) -> list[Contract]:
     """Record the raw material; the step's equipment must have been prepared first."""
-    step = guard_step(sop, state.current_step, {StepKind.RECORD}, role)
+    step = guard_step(sop, state.awaiting_step, {StepKind.RECORD}, actor.role)
     _require_files(command.files)
     inputs = _inputs_with_equipment(state, step, command.inputs, required=True)
     return [
@@ -214,9 +206,9 @@ def decide_record(state: CaseState, sop: Sop, role: str, command: MakeRecording)
     ]
 
 
-def decide_draft(state: CaseState, sop: Sop, role: str, command: ProduceDraft) -> list[Contract]:
+def decide_draft(state: CaseState, sop: Sop, actor: Actor, command: ProduceDraft) -> list[Contract]:
     """Produce the next draft version (a cover step needs its equipment prepared first)."""
-    step = guard_step(sop, state.current_step, DRAFT_KINDS, role)
+    step = guard_step(sop, state.awaiting_step, DRAFT_KINDS, actor.role)
     _require_files(command.files)
     inputs = _inputs_with_equipment(
         state, step, command.inputs, required=step.kind in EQUIPMENT_KINDS

@@ -105,7 +105,7 @@ class CaseView(BaseModel):
 
 def awaiting_step(state: CaseState, sop: Sop) -> int | None:
     """Return the step production awaits, or None when the case is with another service."""
-    current = state.current_step
+    current = state.awaiting_step
     if current is None or sop.step(current).service is not Service.PRODUCTION:
         return None
     return current
@@ -128,7 +128,7 @@ def case_view(state: CaseState, sop: Sop) -> CaseView:
         sop_version=sop.version,
         case=state.case,
         awaiting_step=awaiting,
-        current_step=state.current_step,
+        current_step=state.awaiting_step,
         equipment_ready=awaiting is not None and _equipment_ready(state, sop.step(awaiting)),
         equipment={step: dict(items) for step, items in state.equipment.items()},
         recordings=[RecordingView(step=r.step, files=list(r.files)) for r in state.recordings],

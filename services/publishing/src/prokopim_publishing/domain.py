@@ -27,7 +27,9 @@ from prokopim_events.contracts import (
     RecordingHandedOver,
     StepCompleted,
 )
+from prokopim_events.envelope import Actor
 from prokopim_kit.errors import StepOutOfOrder, UnknownCase, WrongRole
+from prokopim_kit.pipeline import CaseState as Case
 from prokopim_kit.steps import guard_step
 from prokopim_sop import Service, Sop, Step, StepKind
 
@@ -37,13 +39,10 @@ _MAX_SLUG = 80
 
 
 @dataclass(frozen=True)
-class CaseState:
+class CaseState(Case):
     """What publishing knows of one case."""
 
-    case_id: UUID | None = None
-    sop_id: str | None = None
-    sop_version: str | None = None
-    awaiting_step: int | None = None
+    service = Service.PUBLISHING
     case: CaseFile | None = None
     draft: Draft | None = None
     handover: RecordingHandedOver | None = None
@@ -85,6 +84,21 @@ class Publication:
 
     website_url: str
     emailed_outlets: tuple[UUID, ...]
+
+
+@dataclass(frozen=True)
+class RecordPublication:
+    """Record what the website and the mail server accepted for a `Publish` order."""
+
+    order: Publish
+    publication: Publication
+
+
+@dataclass(frozen=True)
+class RecordArchive:
+    """Record where the archivist filed the handed-over recording."""
+
+    location: str
 
 
 @dataclass(frozen=True)
@@ -157,11 +171,11 @@ def decide_open(
 
 
 def decide_hand_over(
-    state: CaseState, sop: Sop, role: str, command: HandOver
+    state: CaseState, sop: Sop, actor: Actor, command: HandOver
 ) -> list[RecordingHandedOver]:
     """Hand the recording over and name the role that archives it."""
     case_id, case, _ = _known(state)
-    step = guard_step(sop, state.awaiting_step, [StepKind.HAND_OVER], role, command.inputs)
+    step = guard_step(sop, state.awaiting_step, [StepKind.HAND_OVER], actor.role, command.inputs)
     draft = _approved_draft(state)
     return [
         RecordingHandedOver(
@@ -201,9 +215,11 @@ def prepare_archive(state: CaseState, role: str) -> ArchiveEntry:
     )
 
 
-def decide_archive(state: CaseState, role: str, location: str) -> list[RecordingArchived]:
-    """Record that the archivist filed the recording at `location`."""
-    entry = prepare_archive(state, role)
+def decide_archive(
+    state: CaseState, sop: Sop, actor: Actor, command: RecordArchive
+) -> list[RecordingArchived]:
+    """Record that the archivist filed the recording where the command says."""
+    entry = prepare_archive(state, actor.role)
     assert state.handover is not None
     return [
         RecordingArchived(
@@ -212,7 +228,7 @@ def decide_archive(state: CaseState, role: str, location: str) -> list[Recording
             sop_version=entry.sop_version,
             step=state.handover.step,
             archive_name=entry.archive_name,
-            location=location,
+            location=command.location,
         )
     ]
 
@@ -233,10 +249,11 @@ def prepare_publication(state: CaseState, sop: Sop, role: str, command: Publish)
 
 
 def decide_publish(
-    state: CaseState, sop: Sop, role: str, command: Publish, publication: Publication
+    state: CaseState, sop: Sop, actor: Actor, command: RecordPublication
 ) -> list[NewsPublished]:
     """Record the publication the website and the mail server accepted."""
-    release = prepare_publication(state, sop, role, command)
+    release = prepare_publication(state, sop, actor.role, command.order)
+    publication = command.publication
     step = sop.step(state.awaiting_step) if state.awaiting_step is not None else None
     assert step is not None  # prepare_publication checked it
     return [
@@ -246,7 +263,7 @@ def decide_publish(
             sop_version=sop.version,
             step=step.number,
             next_step=step.on_approve,
-            inputs=dict(command.inputs),
+            inputs=dict(command.order.inputs),
             outputs=_outputs(step),
             website_url=publication.website_url,
             emailed_outlets=list(publication.emailed_outlets),

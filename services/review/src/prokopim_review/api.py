@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends
-from prokopim_events.contracts import DraftApproved
+from prokopim_events.contracts import DraftApproved, DraftRejected
 from prokopim_kit.auth import CurrentActor
 from prokopim_kit.runtime import Runtime, runtime_of
 from pydantic import BaseModel, Field
@@ -59,8 +59,9 @@ async def decide(
         note=body.note,
         step=body.step,
     )
-    done = await service.decide(runtime.store, runtime.catalog, case_id, actor, command)
-    event = done.event
+    done = await service.decide(runtime, case_id, actor, command)
+    event = done.contract
+    assert isinstance(event, DraftApproved | DraftRejected)
     return DecisionResponse(
         case_id=case_id,
         event_id=done.event_id,
@@ -70,7 +71,7 @@ async def decide(
         level=event.level,
         reviewer=event.reviewer,
         draft_version=event.draft.version,
-        awaiting_step=done.state.awaiting(done.sop),
+        awaiting_step=done.awaiting_here,
     )
 
 

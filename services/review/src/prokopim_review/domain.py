@@ -21,7 +21,9 @@ from prokopim_events.contracts import (
     ReviewStepOpened,
     StepCompleted,
 )
+from prokopim_events.envelope import Actor
 from prokopim_kit.errors import CommandRejected, InvalidCommand, StepOutOfOrder
+from prokopim_kit.pipeline import CaseState as Case
 from prokopim_kit.steps import guard_step
 from prokopim_sop import Service, Sop, StepKind
 
@@ -50,7 +52,7 @@ class IncompleteHandover(Exception):
 
 
 @dataclass(frozen=True)
-class Decision:
+class ReviewVerdict:
     """One reviewer's verdict on one draft at one review step."""
 
     verdict: Verdict
@@ -64,22 +66,13 @@ class Decision:
 
 
 @dataclass(frozen=True)
-class CaseState:
+class CaseState(Case):
     """What review knows of a case: where it is, the draft and the verdicts so far."""
 
-    case_id: UUID | None = None
-    sop_id: str = ""
-    sop_version: str = ""
+    service = Service.REVIEW
     case: CaseFile | None = None
     draft: Draft | None = None
-    at_step: int | None = None
-    decisions: tuple[Decision, ...] = ()
-
-    def awaiting(self, sop: Sop) -> int | None:
-        """Return the review step the case waits for here, or None when it is elsewhere."""
-        if self.at_step is None or not 1 <= self.at_step <= len(sop.steps):
-            return None
-        return self.at_step if sop.step(self.at_step).kind is StepKind.REVIEW else None
+    decisions: tuple[ReviewVerdict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,20 +103,20 @@ def evolve(state: CaseState, event: Contract) -> CaseState:
             sop_version=event.sop_version,
             case=event.case,
             draft=event.draft or state.draft,
-            at_step=event.step,
+            awaiting_step=event.step,
         )
     if isinstance(event, DraftApproved | DraftRejected):
         return replace(
             state,
-            at_step=event.next_step,
+            awaiting_step=event.next_step,
             decisions=(*state.decisions, _decision_of(event)),
         )
     return state
 
 
-def _decision_of(event: VerdictEvent) -> Decision:
+def _decision_of(event: VerdictEvent) -> ReviewVerdict:
     approved = isinstance(event, DraftApproved)
-    return Decision(
+    return ReviewVerdict(
         verdict="approve" if approved else "reject",
         step=event.step,
         next_step=event.next_step,
@@ -135,7 +128,9 @@ def _decision_of(event: VerdictEvent) -> Decision:
     )
 
 
-def decide_open(sop: Sop, event: StepCompleted, cause_event_id: UUID) -> list[Contract]:
+def decide_open(
+    state: CaseState, sop: Sop, event: StepCompleted, cause_event_id: UUID
+) -> list[Contract]:
     """Open review at `event.next_step` if that step is review's; else decide nothing."""
     if event.next_step is None or sop.step(event.next_step).service is not Service.REVIEW:
         return []
@@ -168,18 +163,21 @@ def _carried(event: StepCompleted, name: str, model: type[M]) -> M | None:
 
 
 def decide_draft(
-    state: CaseState, sop: Sop, role: str, reviewer: str, command: DecideDraft
+    state: CaseState, sop: Sop, actor: Actor, command: DecideDraft
 ) -> list[VerdictEvent]:
-    """Approve or reject the draft at the awaited review step."""
-    awaiting = state.awaiting(sop)
-    _refuse_stale_step(state, sop, awaiting, role, command)
-    step = guard_step(sop, awaiting, [StepKind.REVIEW], role, command.inputs)
+    """Approve or reject the draft at the awaited review step (the actor is the reviewer)."""
+    awaiting = state.awaiting_here(sop)
+    _refuse_stale_step(state, sop, awaiting, actor.role, command)
+    step = guard_step(sop, awaiting, [StepKind.REVIEW], actor.role, command.inputs)
+    reviewer = actor.id
     reason = (command.reason or "").strip()
     if command.verdict == "reject" and not reason:
         raise InvalidCommand(f"rejecting at step {step.number} needs a reason", field="reason")
     current = state.draft.version if state.draft else None
     if (
         state.case_id is None
+        or state.sop_id is None
+        or state.sop_version is None
         or state.case is None
         or state.draft is None
         or command.draft_version != current

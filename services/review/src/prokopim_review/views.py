@@ -15,7 +15,7 @@ from prokopim_sop import SopCatalog
 from pydantic import BaseModel
 
 from .domain import CaseState, evolve, review_level
-from .service import stream_id
+from .service import stream_of
 
 _DECISIONS = frozenset({DraftApproved.TYPE, DraftRejected.TYPE})
 
@@ -47,9 +47,9 @@ class CaseView(BaseModel):
 def case_view(events: list[StoredEvent], catalog: SopCatalog) -> CaseView:
     """Build the view of a case from its (non-empty) review stream."""
     state = fold(CaseState(), evolve, events)
-    assert state.case_id is not None, "a review stream starts with ReviewStepOpened"
+    assert state.case_id and state.sop_id and state.sop_version, "streams open with StepOpened"
     sop = catalog.get(state.sop_id, state.sop_version)
-    awaiting = state.awaiting(sop)
+    awaiting = state.awaiting_here(sop)
     times = [event.occurred_at for event in events if event.type in _DECISIONS]
     return CaseView(
         case_id=state.case_id,
@@ -79,7 +79,7 @@ def case_view(events: list[StoredEvent], catalog: SopCatalog) -> CaseView:
 
 async def load_view(store: EventStore, catalog: SopCatalog, case_id: UUID) -> CaseView:
     """Return the view of a case; raise UnknownCase when review never saw it."""
-    events = await store.read_stream(stream_id(case_id))
+    events = await store.read_stream(stream_of(case_id))
     if not events:
         raise UnknownCase(case_id)
     return case_view(events, catalog)

@@ -33,7 +33,7 @@ async def coordinate_schedule(
     case_id: UUID, body: CoordinateSchedule, actor: CurrentActor, runtime: RuntimeDep
 ) -> StepResult:
     """Coordinate the schedule (kind coordinate-schedule)."""
-    return await service.coordinate_schedule(runtime.store, runtime.catalog, actor, case_id, body)
+    return await service.coordinate_schedule(runtime, actor, case_id, body)
 
 
 @router.post(
@@ -45,7 +45,7 @@ async def notify_requester(
     case_id: UUID, body: NotifyRequester, actor: CurrentActor, runtime: RuntimeDep
 ) -> NotificationResult:
     """Tell the requester the coordinated schedule (kind notify-requester)."""
-    return await service.notify_requester(runtime.store, runtime.catalog, actor, case_id, body)
+    return await service.notify_requester(runtime, actor, case_id, body)
 
 
 @router.post(
@@ -55,13 +55,13 @@ async def assign_staff(
     case_id: UUID, body: AssignStaff, actor: CurrentActor, runtime: RuntimeDep
 ) -> StepResult:
     """Assign the staff or split the coverage teams (kind assign-staff)."""
-    return await service.assign_staff(runtime.store, runtime.catalog, actor, case_id, body)
+    return await service.assign_staff(runtime, actor, case_id, body)
 
 
 @router.get("/cases/{case_id}", response_model=CaseView)
 async def get_case(case_id: UUID, actor: CurrentActor, runtime: RuntimeDep) -> CaseView:
     """Return scheduling's view of a case (404 until the case is handed to scheduling)."""
-    loaded = await service.load_case(runtime.store, runtime.catalog, case_id)
+    loaded = await service.load_case(runtime, case_id)
     return case_view(loaded.state, loaded.sop, loaded.events)
 
 
@@ -70,6 +70,6 @@ async def list_notifications(
     case_id: UUID, actor: CurrentActor, runtime: RuntimeDep
 ) -> list[NotificationRecord]:
     """Return what the requester was told about the schedule, oldest first."""
-    loaded = await service.load_case(runtime.store, runtime.catalog, case_id)
+    loaded = await service.load_case(runtime, case_id)
     times = notification_times(loaded.events)
     return [notification_record(n, times) for n in loaded.state.notifications]

@@ -25,7 +25,9 @@ from prokopim_events.contracts import (
     StaffAssigned,
     StepCompleted,
 )
+from prokopim_events.envelope import Actor
 from prokopim_kit.errors import CommandRejected, InvalidCommand, UnknownCase
+from prokopim_kit.pipeline import CaseState as Case
 from prokopim_kit.steps import guard_step
 from prokopim_sop import Service, Sop, Step, StepKind
 
@@ -42,7 +44,7 @@ class NoSchedule(CommandRejected):
     status = 409
     code = "no_schedule"
 
-    def __init__(self, case_id: UUID) -> None:
+    def __init__(self, case_id: UUID | None) -> None:
         super().__init__(
             f"case {case_id} has no coordinated schedule to tell the requester",
             case_id=str(case_id),
@@ -75,22 +77,23 @@ class Notification:
 
 
 @dataclass(frozen=True)
-class CaseState:
-    """What scheduling knows of one case; `case` is None until the case is handed over."""
+class CaseState(Case):
+    """What scheduling knows of one case (`known` once handed over to scheduling)."""
 
-    case_id: UUID
-    sop_id: str | None = None
-    sop_version: str | None = None
+    service = Service.SCHEDULING
     case: CaseFile | None = None
-    next_step: int | None = None
     steps_done: tuple[int, ...] = ()
     schedule: Schedule | None = None
     notifications: tuple[Notification, ...] = ()
     assignments: tuple[Assignment, ...] = ()
 
-    @property
-    def opened(self) -> bool:
-        return self.case is not None
+
+@dataclass(frozen=True)
+class Notify:
+    """Tell the requester: the order as given, and the id its notice is recorded under."""
+
+    request: NotifyRequester
+    notification_id: UUID
 
 
 def evolve(state: CaseState, event: Contract) -> CaseState:
@@ -101,11 +104,13 @@ def evolve(state: CaseState, event: Contract) -> CaseState:
             sop_id=event.sop_id,
             sop_version=event.sop_version,
             case=event.case,
-            next_step=event.step,
+            awaiting_step=event.step,
         )
     if not isinstance(event, StepCompleted):
         return state
-    state = replace(state, next_step=event.next_step, steps_done=(*state.steps_done, event.step))
+    state = replace(
+        state, awaiting_step=event.next_step, steps_done=(*state.steps_done, event.step)
+    )
     if isinstance(event, ScheduleCoordinated):
         return replace(state, schedule=Schedule(event.scheduled_at, event.location, event.notes))
     if isinstance(event, RequesterNotified):
@@ -125,15 +130,9 @@ def evolve(state: CaseState, event: Contract) -> CaseState:
     return state
 
 
-def awaiting_step(state: CaseState, sop: Sop) -> int | None:
-    """Return the scheduling step the case waits for, or None (not here, or handed on)."""
-    if not state.opened or state.next_step is None:
-        return None
-    step = sop.step(state.next_step)
-    return step.number if step.service is Service.SCHEDULING else None
-
-
-def decide_open(sop: Sop, event: StepCompleted, cause_event_id: UUID) -> list[Contract]:
+def decide_open(
+    state: CaseState, sop: Sop, event: StepCompleted, cause_event_id: UUID
+) -> list[Contract]:
     """Take the case up when another service's completed step hands it to scheduling."""
     if event.next_step is None or sop.step(event.next_step).service is not Service.SCHEDULING:
         return []
@@ -156,10 +155,10 @@ def decide_open(sop: Sop, event: StepCompleted, cause_event_id: UUID) -> list[Co
 
 
 def decide_coordinate(
-    state: CaseState, sop: Sop, role: str, command: CoordinateSchedule
+    state: CaseState, sop: Sop, actor: Actor, command: CoordinateSchedule
 ) -> list[Contract]:
     """Record the coordinated schedule at the coordinate-schedule step the case awaits."""
-    step = _guard(state, sop, COORDINATE, role, command.inputs)
+    step = _guard(state, sop, COORDINATE, actor.role, command.inputs)
     return [
         ScheduleCoordinated(
             **_completed(state, sop, step, command.inputs),
@@ -170,11 +169,10 @@ def decide_coordinate(
     ]
 
 
-def decide_notify(
-    state: CaseState, sop: Sop, role: str, command: NotifyRequester, notification_id: UUID
-) -> list[Contract]:
+def decide_notify(state: CaseState, sop: Sop, actor: Actor, notify: Notify) -> list[Contract]:
     """Tell the requester the coordinated schedule, over a channel they can be reached by."""
-    step = _guard(state, sop, NOTIFY, role, command.inputs)
+    command = notify.request
+    step = _guard(state, sop, NOTIFY, actor.role, command.inputs)
     assert state.case is not None  # _guard refuses a case not handed over
     if state.schedule is None:
         raise NoSchedule(state.case_id)
@@ -187,7 +185,7 @@ def decide_notify(
     return [
         RequesterNotified(
             **_completed(state, sop, step, command.inputs),
-            notification_id=notification_id,
+            notification_id=notify.notification_id,
             recipient=requester,
             channel=command.channel,
             message=message,
@@ -196,9 +194,9 @@ def decide_notify(
     ]
 
 
-def decide_assign(state: CaseState, sop: Sop, role: str, command: AssignStaff) -> list[Contract]:
+def decide_assign(state: CaseState, sop: Sop, actor: Actor, command: AssignStaff) -> list[Contract]:
     """Assign the staff (or split the coverage teams) at the assign-staff step awaited."""
-    step = _guard(state, sop, ASSIGN, role, command.inputs)
+    step = _guard(state, sop, ASSIGN, actor.role, command.inputs)
     assert state.case is not None
     if not command.assignments:
         raise InvalidCommand("assign at least one member of staff", field="assignments")
@@ -240,12 +238,13 @@ class _Completion(TypedDict):
 def _guard(
     state: CaseState, sop: Sop, kinds: tuple[StepKind, ...], role: str, inputs: dict[str, str]
 ) -> Step:
-    if not state.opened:
+    if not state.known or state.case is None:
         raise UnknownCase(state.case_id)
-    return guard_step(sop, state.next_step, kinds, role, inputs)
+    return guard_step(sop, state.awaiting_step, kinds, role, inputs)
 
 
 def _completed(state: CaseState, sop: Sop, step: Step, inputs: dict[str, str]) -> _Completion:
+    assert state.case_id is not None  # _guard refuses an unknown case
     return _Completion(
         case_id=state.case_id,
         sop_id=sop.id,

@@ -11,7 +11,7 @@ from prokopim_events.envelope import StoredEvent
 from prokopim_sop import Sop
 from pydantic import BaseModel, ConfigDict
 
-from .domain import CaseState, Notification, awaiting_step
+from .domain import CaseState, Notification
 
 
 class View(BaseModel):
@@ -108,9 +108,9 @@ def case_view(state: CaseState, sop: Sop, events: list[StoredEvent]) -> CaseView
     return CaseView(
         case_id=state.case_id,
         sop=SopRef(id=sop.id, version=sop.version, title=sop.title.id),
-        awaiting_step=awaiting_step(state, sop),
+        awaiting_step=state.awaiting_here(sop),
         steps_done=list(state.steps_done),
-        next_step=state.next_step,
+        next_step=state.awaiting_step,
         case=state.case,
         schedule=(
             ScheduleView(

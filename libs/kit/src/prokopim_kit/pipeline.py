@@ -1,0 +1,259 @@
+"""The one decider pipeline every service runs its case commands and reactions through.
+
+A service declares one `Cases`: its case-state type, its `evolve`, and a table of its
+commands and reactions (command or contract type -> pure decider). The pipeline does the
+rest, the same way everywhere: load the case's stream (`<service>-<case_id>`), fold it, find
+the SOP it runs under (409 `sop_not_installed` when that version is gone), run the decider,
+wrap the events in envelopes that keep the case's correlation id (its first event's) and the
+causation, and append at the loaded version (409 `concurrent_change` when another won).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from uuid import UUID
+
+from prokopim_events.contracts import Contract, StepCompleted
+from prokopim_events.db import Connection
+from prokopim_events.envelope import Actor, NewEvent, StoredEvent
+from prokopim_events.store import EventStore
+from prokopim_sop import Service, Sop, SopCatalog, UnknownSop
+
+from .commands import Evolve, append, fold, to_new_events
+from .errors import SopNotInstalled, UnknownCase
+from .handover import handover_to
+
+log = logging.getLogger(__name__)
+
+
+class Runtime(Protocol):
+    """What the pipeline needs of a service process (`prokopim_kit.runtime.Runtime` has it)."""
+
+    @property
+    def store(self) -> EventStore: ...
+
+    @property
+    def catalog(self) -> SopCatalog: ...
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """Base of every service's case state: the case, its SOP, and the step it waits for.
+
+    `awaiting_step` is the step the case waits for, whichever service owns it (None before
+    the case reached this service, or once the SOP ended); `awaiting_here` keeps it only
+    when it is this service's step.
+    """
+
+    service: ClassVar[Service]
+    case_id: UUID | None = None
+    sop_id: str | None = None
+    sop_version: str | None = None
+    awaiting_step: int | None = None
+
+    @property
+    def known(self) -> bool:
+        """Tell whether the case was opened in this service's stream."""
+        return self.sop_id is not None and self.sop_version is not None
+
+    def awaiting_here(self, sop: Sop) -> int | None:
+        """Return the step the case waits for if it is one of this service's, else None."""
+        mine = {step.number for step in sop.steps if step.service is self.service}
+        return self.awaiting_step if self.awaiting_step in mine else None
+
+
+S = TypeVar("S", bound=CaseState)
+# A command's decider: the case, its SOP, who acts, what they order -> the events to append.
+Decider = Callable[[S, Sop, Actor, Any], Sequence[Contract]]
+# A reaction's decider: the case here, the SOP, the completed step handing it over, its id.
+Reaction = Callable[[S, Sop, StepCompleted, UUID], Sequence[Contract]]
+
+
+def stream_of(service: Service, case_id: UUID) -> str:
+    """Return the stream holding `service`'s events of a case."""
+    return f"{service.value}-{case_id}"
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[S]):
+    """A known case: its state, the events it was folded from, and the SOP it runs under."""
+
+    case_id: UUID
+    state: S
+    events: list[StoredEvent]
+    sop: Sop
+
+    @property
+    def version(self) -> int:
+        return self.events[-1].stream_version if self.events else 0
+
+
+@dataclass(frozen=True)
+class Result(Generic[S]):
+    """What a command or reaction did: the events appended and the case's state after them."""
+
+    state: S
+    sop: Sop
+    decided: tuple[Contract, ...]
+    events: tuple[NewEvent, ...]
+
+    @property
+    def contract(self) -> Contract:
+        """Return the last event decided (most commands decide exactly one)."""
+        return self.decided[-1]
+
+    @property
+    def event_id(self) -> UUID:
+        return self.events[-1].event_id
+
+    @property
+    def awaiting_here(self) -> int | None:
+        """Return the step the case now waits for here, or None once it left this service."""
+        return self.state.awaiting_here(self.sop)
+
+
+class Cases(Generic[S]):
+    """One service's cases: its state, evolve, and table of commands and reactions."""
+
+    def __init__(
+        self,
+        service: Service,
+        state: type[S],
+        evolve: Evolve[S],
+        commands: Mapping[type[Any], Decider[S]],
+        reactions: Mapping[type[Contract], Reaction[S]] | None = None,
+    ) -> None:
+        self.service = service
+        self.state = state
+        self.evolve = evolve
+        self.commands = dict(commands)
+        self.reactions = dict(reactions or {})
+        self.actor = Actor(id=service.value, role="system")  # who reactions act as
+
+    def stream_of(self, case_id: UUID) -> str:
+        """Return the stream holding this service's events of a case."""
+        return stream_of(self.service, case_id)
+
+    async def read(
+        self, runtime: Runtime, case_id: UUID, conn: Connection | None = None
+    ) -> tuple[S, list[StoredEvent]]:
+        """Return a case's state (possibly not opened here) and its events."""
+        events = await runtime.store.read_stream(self.stream_of(case_id), conn=conn)
+        return fold(self.state(case_id=case_id), self.evolve, events), events
+
+    async def load(
+        self, runtime: Runtime, case_id: UUID, conn: Connection | None = None
+    ) -> Loaded[S]:
+        """Return a case opened here; UnknownCase (404) or SopNotInstalled (409) otherwise."""
+        state, events = await self.read(runtime, case_id, conn)
+        if not state.known or state.sop_id is None or state.sop_version is None:
+            raise UnknownCase(case_id)
+        try:
+            sop = runtime.catalog.get(state.sop_id, state.sop_version)
+        except UnknownSop as error:
+            raise SopNotInstalled(state.sop_id, state.sop_version) from error
+        return Loaded(case_id, state, events, sop)
+
+    async def handle(
+        self,
+        runtime: Runtime,
+        case_id: UUID,
+        actor: Actor,
+        command: object,
+        *,
+        conn: Connection | None = None,
+        now: datetime | None = None,
+    ) -> Result[S]:
+        """Run a command on a case opened here, keeping the case's correlation id."""
+        loaded = await self.load(runtime, case_id, conn)
+        return await self.apply(runtime, loaded, actor, command, conn=conn, now=now)
+
+    async def apply(
+        self,
+        runtime: Runtime,
+        loaded: Loaded[S],
+        actor: Actor,
+        command: object,
+        *,
+        conn: Connection | None = None,
+        now: datetime | None = None,
+    ) -> Result[S]:
+        """Run a command on a case already loaded (e.g. under a lock, inside `conn`)."""
+        decided = self._decider(command)(loaded.state, loaded.sop, actor, command)
+        correlation = loaded.events[0].correlation_id if loaded.events else None
+        events = to_new_events(decided, actor=actor, now=now, correlation_id=correlation)
+        stream = self.stream_of(loaded.case_id)
+        await append(
+            runtime.store, stream, loaded.version, events, case_id=loaded.case_id, conn=conn
+        )
+        if conn is not None:  # the store wakes the relay itself only for its own connections
+            runtime.store.wake_relay()
+        return self._result(loaded.state, loaded.sop, decided, events)
+
+    async def start(
+        self,
+        runtime: Runtime,
+        case_id: UUID,
+        sop: Sop,
+        actor: Actor,
+        command: object,
+        *,
+        now: datetime | None = None,
+    ) -> Result[S]:
+        """Open a new case with a command: its first event's id becomes its correlation id."""
+        state = self.state(case_id=case_id)
+        decided = self._decider(command)(state, sop, actor, command)
+        events = to_new_events(decided, actor=actor, now=now)
+        await append(runtime.store, self.stream_of(case_id), 0, events, case_id=case_id)
+        return self._result(state, sop, decided, events)
+
+    async def react(
+        self, runtime: Runtime, event: StoredEvent, conn: Connection
+    ) -> Result[S] | None:
+        """Open this service's step when `event` hands the case over; None if it does not.
+
+        The event ids derive from the cause (uuid5 of its id and this service), so a repeated
+        delivery can never store twice; correlation and causation come from the cause.
+        """
+        handover = handover_to(self.service, runtime.catalog, event)
+        if handover is None:
+            return None
+        react = next(
+            (r for t, r in self.reactions.items() if isinstance(handover.contract, t)), None
+        )
+        if react is None:
+            return None
+        state, events = await self.read(runtime, handover.case_id, conn)
+        decided = react(state, handover.sop, handover.contract, event.event_id)
+        if not decided:
+            log.info("case %s: %s needs no step here", handover.case_id, event.type)
+            return None
+        ids = [
+            handover.event_id,
+            *(uuid.uuid5(handover.event_id, str(i)) for i in range(1, len(decided))),
+        ]
+        new = to_new_events(decided, actor=self.actor, cause=event, event_ids=ids)
+        version = events[-1].stream_version if events else 0
+        stream = self.stream_of(handover.case_id)
+        await append(runtime.store, stream, version, new, case_id=handover.case_id, conn=conn)
+        log.info("case %s opened at step %s", handover.case_id, handover.step)
+        return self._result(state, handover.sop, decided, new)
+
+    def _decider(self, command: object) -> Decider[S]:
+        decider = self.commands.get(type(command))
+        if decider is None:  # a wiring mistake, not a user's
+            raise TypeError(f"{self.service.value} has no decider for {type(command).__name__}")
+        return decider
+
+    def _result(
+        self, before: S, sop: Sop, decided: Sequence[Contract], events: Sequence[NewEvent]
+    ) -> Result[S]:
+        after = before
+        for contract in decided:
+            after = self.evolve(after, contract)
+        return Result(after, sop, tuple(decided), tuple(events))

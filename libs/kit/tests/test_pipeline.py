@@ -1,0 +1,207 @@
+"""The one pipeline, on a real store: correlation, causation, idempotent reactions, errors.
+
+A toy scheduling service (open on a hand-over, coordinate the schedule) stands in for the
+five: what is checked here is what they all get from `prokopim_kit.pipeline`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, timezone
+from uuid import UUID
+
+import pytest
+from prokopim_events.contracts import (
+    CaseFile,
+    Contract,
+    DispositionGiven,
+    Requester,
+    ScheduleCoordinated,
+    SchedulingStepOpened,
+    StepCompleted,
+)
+from prokopim_events.db import create_pool
+from prokopim_events.envelope import Actor, StoredEvent
+from prokopim_events.store import EventStore
+from prokopim_kit.commands import to_new_events
+from prokopim_kit.errors import SopNotInstalled, UnknownCase
+from prokopim_kit.pipeline import Cases, CaseState
+from prokopim_sop import Service, Sop, SopCatalog, load_catalog
+
+pytestmark = pytest.mark.integration
+
+CATALOG = load_catalog()
+BANDUNG = CATALOG.get("bdg-setda-010-2024")
+HEAD = Actor(id="kabag-1", role="ka-bagian")
+KATIM = Actor(id="katim-1", role="ka-tim-dokpim")
+CASE = CaseFile(
+    letter_number="800/1",
+    requester=Requester(name="Siti", agency="Diskominfo"),
+    subject="Tapping",
+    activity_name="HUT Kota",
+    activity_date=date(2026, 5, 25),
+)
+
+
+@dataclass(frozen=True)
+class Toy(CaseState):
+    service = Service.SCHEDULING
+
+
+@dataclass(frozen=True)
+class Coordinate:
+    location: str
+
+
+def evolve(state: Toy, event: Contract) -> Toy:
+    if isinstance(event, SchedulingStepOpened):
+        return replace(
+            state, sop_id=event.sop_id, sop_version=event.sop_version, awaiting_step=event.step
+        )
+    if isinstance(event, StepCompleted):
+        return replace(state, awaiting_step=event.next_step)
+    return state
+
+
+def decide_open(state: Toy, sop: Sop, cause: StepCompleted, cause_id: UUID) -> list[Contract]:
+    if state.known or cause.next_step is None:
+        return []
+    return [
+        SchedulingStepOpened(
+            case_id=cause.case_id,
+            sop_id=sop.id,
+            sop_version=sop.version,
+            step=cause.next_step,
+            reason="handover",
+            cause_event_id=cause_id,
+            case=CASE,
+        )
+    ]
+
+
+def decide_coordinate(state: Toy, sop: Sop, actor: Actor, command: Coordinate) -> list[Contract]:
+    assert state.case_id and state.sop_id and state.sop_version and state.awaiting_step
+    return [
+        ScheduleCoordinated(
+            case_id=state.case_id,
+            sop_id=state.sop_id,
+            sop_version=state.sop_version,
+            step=state.awaiting_step,
+            next_step=sop.next_after(state.awaiting_step),
+            scheduled_at=datetime(2026, 5, 20, 9, tzinfo=timezone(timedelta(hours=7))),
+            location=command.location,
+        )
+    ]
+
+
+CASES = Cases(
+    Service.SCHEDULING,
+    Toy,
+    evolve,
+    commands={Coordinate: decide_coordinate},
+    reactions={StepCompleted: decide_open},
+)
+
+
+@dataclass
+class Backing:
+    store: EventStore
+    catalog: SopCatalog
+
+
+@pytest.fixture
+async def runtime(database_url: str) -> AsyncIterator[Backing]:
+    pool = await create_pool(database_url, max_size=3)
+    yield Backing(EventStore(pool), CATALOG)
+    await pool.close()
+
+
+async def handed_over(runtime: Backing, sop_version: str = BANDUNG.version) -> StoredEvent:
+    """Store intake's disposition of a new case (its first event, so its own correlation)."""
+    case_id = uuid.uuid4()
+    disposition = DispositionGiven(
+        case_id=case_id,
+        sop_id=BANDUNG.id,
+        sop_version=sop_version,
+        step=2,
+        next_step=3,
+        case=CASE,
+        instruction="Proses",
+    )
+    await runtime.store.append(f"intake-{case_id}", 0, to_new_events([disposition], actor=HEAD))
+    (stored,) = await runtime.store.read_stream(f"intake-{case_id}")
+    return stored
+
+
+async def test_a_reaction_keeps_the_cause_s_correlation_and_derives_its_id(
+    runtime: Backing,
+) -> None:
+    cause = await handed_over(runtime)
+    async with runtime.store.pool.acquire() as conn, conn.transaction():
+        result = await CASES.react(runtime, cause, conn)
+
+    assert result is not None and result.awaiting_here == 3
+    (opened,) = await runtime.store.read_stream(CASES.stream_of(UUID(cause.data["case_id"])))
+    assert opened.event_id == uuid.uuid5(cause.event_id, "scheduling")
+    assert (opened.correlation_id, opened.causation_id) == (cause.correlation_id, cause.event_id)
+    assert opened.actor == Actor(id="scheduling", role="system")
+
+
+async def test_a_command_on_the_case_carries_the_case_s_correlation_id(runtime: Backing) -> None:
+    cause = await handed_over(runtime)
+    async with runtime.store.pool.acquire() as conn, conn.transaction():
+        await CASES.react(runtime, cause, conn)
+    case_id = UUID(cause.data["case_id"])
+
+    result = await CASES.handle(runtime, case_id, KATIM, Coordinate("Balai Kota"))
+
+    events = await runtime.store.read_stream(CASES.stream_of(case_id))
+    assert [e.type for e in events] == [SchedulingStepOpened.TYPE, ScheduleCoordinated.TYPE]
+    assert {e.correlation_id for e in events} == {cause.correlation_id}
+    assert events[1].causation_id is None  # a person's command, not a reaction
+    assert events[1].actor == KATIM
+    assert result.event_id == events[1].event_id and result.awaiting_here == 4
+
+
+async def test_a_case_not_opened_here_is_unknown(runtime: Backing) -> None:
+    with pytest.raises(UnknownCase):
+        await CASES.handle(runtime, uuid.uuid4(), KATIM, Coordinate("Balai Kota"))
+
+
+async def test_a_case_whose_sop_version_is_gone_is_refused_naming_it(runtime: Backing) -> None:
+    case_id = uuid.uuid4()
+    opened = SchedulingStepOpened(
+        case_id=case_id,
+        sop_id=BANDUNG.id,
+        sop_version="0-removed",
+        step=3,
+        reason="handover",
+        cause_event_id=uuid.uuid4(),
+        case=CASE,
+    )
+    await runtime.store.append(
+        CASES.stream_of(case_id), 0, to_new_events([opened], actor=CASES.actor)
+    )
+
+    with pytest.raises(SopNotInstalled) as refused:
+        await CASES.handle(runtime, case_id, KATIM, Coordinate("Balai Kota"))
+
+    assert (refused.value.status, refused.value.details["sop_version"]) == (409, "0-removed")
+
+
+def test_events_decided_together_share_the_first_one_s_id_as_correlation() -> None:
+    events = to_new_events([CASE_EVENT, CASE_EVENT], actor=HEAD)
+    assert [e.correlation_id for e in events] == [events[0].event_id] * 2
+
+
+CASE_EVENT = DispositionGiven(
+    case_id=uuid.uuid4(),
+    sop_id=BANDUNG.id,
+    sop_version=BANDUNG.version,
+    step=2,
+    next_step=3,
+    case=CASE,
+    instruction="Proses",
+)
