@@ -222,7 +222,12 @@ async def _hand_over_own_objects(conn: Connection, roles: DatabaseRoles, process
     that role reads events too, as its views do (a view reads with its owner's rights)."""
     owner = _ident(roles.objects_role(process))
     pattern = process.replace("_", "\\_") + "\\_%"
-    statements = [f"GRANT SELECT ON events TO {owner}"]
+    # CREATE on the schema: recreating an index takes it. It lets the role add tables and
+    # functions of its own too, never change the store's (see docs/tamper-evidence.md).
+    statements = [
+        f"GRANT SELECT ON events TO {owner}",
+        f"GRANT USAGE, CREATE ON SCHEMA public TO {owner}",
+    ]
     for kind, name in await conn.fetch(_OWN, pattern):
         statements.append(f"ALTER {kind} {name} OWNER TO {owner}")
     return statements
