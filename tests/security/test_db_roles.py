@@ -14,7 +14,7 @@ from uuid import uuid4
 import asyncpg
 import pytest
 from prokopim_events.chain import ChainKey
-from prokopim_events.db import connect
+from prokopim_events.db import Connection, connect
 from prokopim_events.envelope import NewEvent
 from prokopim_events.roles import PROCESSES, SERVICES, DatabaseRoles
 from prokopim_events.seals import seal_pending
@@ -70,7 +70,7 @@ FORGED_COLUMNS = (
 )
 
 
-async def assert_refused(conn: asyncpg.Connection, sql: str) -> None:
+async def assert_refused(conn: Connection, sql: str) -> None:
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         async with conn.transaction():
             await conn.execute(sql)

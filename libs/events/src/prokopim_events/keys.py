@@ -74,20 +74,28 @@ class ChainKeySettings(BaseSettings):
         ),
     )
 
-    @field_validator("prokopim_chain_key", "prokopim_chain_old_keys")
+    @field_validator("prokopim_chain_key")
     @classmethod
-    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+    def _key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value().strip()) < MIN_KEY_LENGTH:
+            raise ValueError(f"the chain key needs at least {MIN_KEY_LENGTH} characters")
+        return value
+
+    @field_validator("prokopim_chain_old_keys")
+    @classmethod
+    def _old_keys_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         for secret in _secrets(value):
             if len(secret) < MIN_KEY_LENGTH:
                 raise ValueError(f"each chain key needs at least {MIN_KEY_LENGTH} characters")
-        if value is not None and not _secrets(value):
-            return None
-        return value
+        return value if _secrets(value) else None
 
     def chain_key(self) -> ChainKey | None:
         """Return the current key (None if unset)."""
-        secrets = _secrets(self.prokopim_chain_key)
-        return ChainKey.from_secret(secrets[0]) if secrets else None
+        if self.prokopim_chain_key is None:
+            return None
+        return ChainKey.from_secret(self.prokopim_chain_key.get_secret_value().strip())
 
     def keyring(self) -> Keyring:
         """Return every key held, for verifying."""
