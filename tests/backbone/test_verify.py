@@ -51,8 +51,10 @@ async def verify_keyed(conn: asyncpg.Connection) -> VerifyReport:
     return await verify_store(conn, Keyring(_Keys.key))
 
 
-def build_keyed_seal(*args: Any) -> Seal:
-    return build_seal(*args, _Keys.key)
+def build_keyed_seal(
+    number: int, previous: bytes, first: int, last: int, entries: list[tuple[int, bytes]]
+) -> Seal:
+    return build_seal(number, previous, first, last, entries, _Keys.key)
 
 
 @pytest.fixture
