@@ -11,6 +11,7 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
+from prokopim_events.chain import ChainKey
 from prokopim_events.db import create_pool
 from prokopim_events.envelope import NewEvent
 from prokopim_events.store import EventStore
@@ -73,8 +74,19 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-async def store(database_url: str, pool: asyncpg.Pool) -> AsyncIterator[EventStore]:
-    """An event store on this test's database, on its own pool as services run it."""
-    store = await EventStore.connect(database_url, min_size=2, max_size=20)
+def chain_key() -> ChainKey:
+    """This test's chain key, as PROKOPIM_CHAIN_KEY gives services theirs."""
+    return ChainKey.from_secret(uuid4().hex + uuid4().hex)
+
+
+@pytest.fixture
+async def store(
+    role_urls: dict[str, str], pool: asyncpg.Pool, chain_key: ChainKey
+) -> AsyncIterator[EventStore]:
+    """An event store on this test's database as a service runs it: on its own pool,
+    logged in as a service's role (intake's), appending with the chain key."""
+    store = await EventStore.connect(
+        role_urls["intake"], min_size=2, max_size=20, chain_key=chain_key
+    )
     yield store
     await store.close()

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from cloudevents.core.formats.json import JSONFormat
 from nats.aio.client import Client as NatsClient
-from prokopim_events.chain import chain, content_digest
+from prokopim_events.chain import ChainKey, content_digest, keyed_chain
 from prokopim_events.db import connect, create_pool
 from prokopim_events.envelope import Actor, NewEvent, StoredEvent
 from prokopim_events.errors import DuplicateEventId, WrongExpectedVersion
@@ -344,6 +344,10 @@ async def writer_role(admin_database_url: str, database_url: str) -> AsyncIterat
     try:
         await admin.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS')
         await owner.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON events TO "{role}"')
+        await owner.execute(
+            "GRANT EXECUTE ON FUNCTION prokopim_read_horizon(), prokopim_append(text, bigint,"
+            f' jsonb, timestamptz[], bytea[], text, bytea, bytea) TO "{role}"'
+        )
         yield role
     finally:
         await owner.execute(f'DROP OWNED BY "{role}"')  # revokes its privileges
@@ -472,8 +476,10 @@ async def test_events_read_back_behave_as_validated_models(
 
 
 async def test_the_hash_chain_of_each_stream_verifies(
-    store: EventStore, pool: asyncpg.Pool, new_event: NewEventFactory
+    store: EventStore, pool: asyncpg.Pool, new_event: NewEventFactory, chain_key: ChainKey
 ) -> None:
+    """Each chain hash is HMAC(key, previous || digest || transaction id || recorded_at),
+    computed by the database from the key blocks the append passes (see `chain`)."""
     await store.append("a", 0, [new_event({"n": 1})])  # the single-event statement
     await store.append("a", 1, [new_event({"n": i}) for i in range(2, 6)])  # the batch function
     await store.append("a", 5, [new_event({"n": 6})])
@@ -481,7 +487,9 @@ async def test_the_hash_chain_of_each_stream_verifies(
 
     rows = await pool.fetch(
         "SELECT event_id, stream_id, stream_version, type, data, metadata, occurred_at,"
-        " chain_hash FROM events ORDER BY stream_id, stream_version"
+        " chain_hash, chain_key_id, transaction_id::text::bigint AS tx,"
+        " (extract(epoch FROM recorded_at) * 1000000)::bigint AS recorded"
+        " FROM events ORDER BY stream_id, stream_version"
     )
     previous: dict[str, bytes] = {}
     for row in rows:
@@ -494,7 +502,9 @@ async def test_the_hash_chain_of_each_stream_verifies(
             row["metadata"],
             row["occurred_at"],
         )
-        expected = chain(previous.get(row["stream_id"], b""), digest)
+        before = previous.get(row["stream_id"], b"")
+        expected = keyed_chain(chain_key, before, digest, row["tx"], row["recorded"])
+        assert row["chain_key_id"] == chain_key.key_id
         assert row["chain_hash"] == expected, f"{row['stream_id']}@{row['stream_version']}"
         previous[row["stream_id"]] = expected
     assert len(previous) == 2

@@ -17,15 +17,44 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
+from prokopim_events.chain import ChainKey
 from prokopim_events.db import connect
 from prokopim_events.envelope import Actor, NewEvent
-from prokopim_events.seals import build_seal, seal_pending
+from prokopim_events.keys import Keyring
+from prokopim_events.seals import Seal, build_seal, seal_pending
 from prokopim_events.store import EventStore
 from prokopim_events.verify import VerifyReport, verify_store
 
 pytestmark = pytest.mark.integration
 
 NewEventFactory = Callable[..., NewEvent]
+
+
+class _Keys:
+    """The test's chain key, which every seal and verify of this module uses."""
+
+    key: ChainKey | None = None
+
+
+@pytest.fixture(autouse=True)
+def _use_chain_key(chain_key: ChainKey) -> None:
+    _Keys.key = chain_key
+
+
+async def seal_pending_keyed(conn: asyncpg.Connection, **options: Any) -> int:
+    """`seal_pending` as the ledger runs it: with the chain key."""
+    return await seal_pending(conn, key=_Keys.key, **options)
+
+
+async def verify_keyed(conn: asyncpg.Connection) -> VerifyReport:
+    """`verify_store` as `prokopim verify` runs it: holding the chain key."""
+    return await verify_store(conn, Keyring(_Keys.key))
+
+
+def build_keyed_seal(
+    number: int, previous: bytes, first: int, last: int, entries: list[tuple[int, bytes]]
+) -> Seal:
+    return build_seal(number, previous, first, last, entries, _Keys.key)
 
 
 @pytest.fixture
@@ -64,7 +93,7 @@ async def assert_seals_match_events(conn: asyncpg.Connection) -> None:
                 row["last_position"],
             )
         ]
-        expected = build_seal(
+        expected = build_keyed_seal(
             row["seal_number"], previous_hash, row["first_position"], row["last_position"], entries
         )
         assert row["seal_hash"] == expected.seal_hash
@@ -80,11 +109,11 @@ async def test_seals_cover_complete_ranges_only_and_chain(
 ) -> None:
     await append_cases(store, new_event, cases=3, steps=4)  # positions 1..12
 
-    assert await seal_pending(conn, range_size=5) == 2  # 1-5, 6-10; 11-12 incomplete
-    assert await seal_pending(conn, range_size=5) == 0
+    assert await seal_pending_keyed(conn, range_size=5) == 2  # 1-5, 6-10; 11-12 incomplete
+    assert await seal_pending_keyed(conn, range_size=5) == 0
 
     await append_cases(store, new_event, cases=3, steps=1, prefix="more")  # 13..15
-    assert await seal_pending(conn, range_size=5) == 1
+    assert await seal_pending_keyed(conn, range_size=5) == 1
     assert [(r["first_position"], r["last_position"]) for r in await seals_of(conn)] == [
         (1, 5),
         (6, 10),
@@ -104,7 +133,7 @@ async def test_a_rolled_back_position_is_sealed_as_a_gap(
         await transaction.rollback()
     await append_cases(store, new_event, cases=2, steps=2, prefix="after")  # 4..7
 
-    assert await seal_pending(conn, range_size=5) == 1
+    assert await seal_pending_keyed(conn, range_size=5) == 1
     (seal,) = await seals_of(conn)
     assert list(seal["gaps"]) == [3]
     await assert_seals_match_events(conn)
@@ -116,12 +145,12 @@ async def test_concurrent_sealers_seal_each_range_once(
     await store.append("bulk", 0, [new_event({"i": i}) for i in range(95)])
     sealers = [await connect(database_url) for _ in range(6)]
     try:
-        counts = await asyncio.gather(*(seal_pending(c, range_size=10) for c in sealers))
-        counts.append(await seal_pending(sealers[0], range_size=10))  # whatever a race left
+        counts = await asyncio.gather(*(seal_pending_keyed(c, range_size=10) for c in sealers))
+        counts.append(await seal_pending_keyed(sealers[0], range_size=10))  # whatever a race left
         assert sum(counts) == 9
         await assert_seals_match_events(sealers[0])
         assert len(await seals_of(sealers[0])) == 9
-        assert (await verify_store(sealers[0])).ok
+        assert (await verify_keyed(sealers[0])).ok
     finally:
         for sealer in sealers:
             await sealer.close()
@@ -138,12 +167,12 @@ async def test_a_range_with_an_uncommitted_event_waits_for_its_commit(
             await store.append("slow", 0, [new_event()], conn=writer)  # 4, in flight
             await append_cases(store, new_event, cases=3, steps=2, prefix="fast")  # 5..10
 
-            assert await seal_pending(conn, range_size=5, max_wait=0.2) == 0
+            assert await seal_pending_keyed(conn, range_size=5, max_wait=0.2) == 0
             assert await seals_of(conn) == []
         finally:
             await transaction.commit()
 
-    assert await seal_pending(conn, range_size=5) == 2
+    assert await seal_pending_keyed(conn, range_size=5) == 2
     (first, _) = await seals_of(conn)
     assert list(first["gaps"]) == []  # position 4 is sealed with its event
     await assert_seals_match_events(conn)
@@ -152,7 +181,10 @@ async def test_a_range_with_an_uncommitted_event_waits_for_its_commit(
 # --- tampering ----------------------------------------------------------------------------
 
 # Every column of an event row but its position (an identity column cannot be updated).
-ROW = "event_id, stream_id, stream_version, type, data, metadata, occurred_at, chain_hash"
+ROW = (
+    "event_id, stream_id, stream_version, type, data, metadata, occurred_at, chain_hash,"
+    " transaction_id, recorded_at, chain_key_id"
+)
 
 
 async def tamper(conn: asyncpg.Connection, sql: str, *args: Any) -> None:
@@ -201,14 +233,14 @@ async def sealed_store(
     """Four cases of four events, interleaved (positions 1..16) and sealed in ranges of 8;
     then a rolled-back position (17) and two cases of three events (18..23), not sealed."""
     await append_cases(store, new_event, cases=4, steps=4)
-    assert await seal_pending(conn, range_size=8) == 2
+    assert await seal_pending_keyed(conn, range_size=8) == 2
     async with store.pool.acquire() as writer:
         transaction = writer.transaction()
         await transaction.start()
         await store.append("never", 0, [new_event()], conn=writer)
         await transaction.rollback()
     await append_cases(store, new_event, cases=2, steps=3, prefix="late")
-    assert await seal_pending(conn, range_size=8) == 0
+    assert await seal_pending_keyed(conn, range_size=8) == 0
     return conn
 
 
@@ -227,7 +259,7 @@ def assert_first_problem(
 
 
 async def test_an_untouched_store_verifies_ok(sealed_store: asyncpg.Connection) -> None:
-    report = await verify_store(sealed_store)
+    report = await verify_keyed(sealed_store)
 
     assert report.ok, report.summary()
     assert (report.events, report.streams, report.seals) == (22, 6, 2)
@@ -257,9 +289,9 @@ async def test_events_of_every_shape_verify_ok(
     for version, event in enumerate(shapes, start=1):
         await store.append("one-by-one", version, [event.model_copy(update={"event_id": uuid4()})])
     await store.append("batch", 0, shapes)
-    await seal_pending(conn, range_size=4)
+    await seal_pending_keyed(conn, range_size=4)
 
-    report = await verify_store(conn)
+    report = await verify_keyed(conn)
     assert report.ok, report.summary()
     assert (report.events, report.seals) == (11, 2)
 
@@ -278,11 +310,11 @@ async def test_numbers_jsonb_gives_back_in_another_form_verify_ok(
         "text": ["1e+16", "-0.0", "e+"],
     }
     await store.append("numbers", 0, [new_event(data), new_event({"only": -0.0})])
-    await seal_pending(conn, range_size=1)
+    await seal_pending_keyed(conn, range_size=1)
 
     stored = await conn.fetchval("SELECT data FROM events WHERE stream_version = 1")
     assert stored["integral"][0] == 10**16 and isinstance(stored["integral"][0], int)
-    report = await verify_store(conn)
+    report = await verify_keyed(conn)
     assert report.ok, report.summary()
     assert (report.events, report.seals) == (2, 2)
 
@@ -299,7 +331,7 @@ async def test_changed_data_is_named(sealed_store: asyncpg.Connection, sealed: b
         position,
     )
 
-    report = await verify_store(sealed_store)
+    report = await verify_keyed(sealed_store)
     assert_first_problem(report, "content changed", position, stream, version)
     assert report.problems == 1
 
@@ -311,7 +343,7 @@ async def test_a_deleted_event_is_named_with_its_position(
 
     await tamper(sealed_store, "DELETE FROM events WHERE global_position = $1", position)
 
-    report = await verify_store(sealed_store)
+    report = await verify_keyed(sealed_store)
     assert_first_problem(report, "missing", position, "case-3", 2)
     assert report.problems == 1
 
@@ -324,7 +356,7 @@ async def test_a_deleted_unsealed_event_is_named_by_stream_and_neighbours(
 
     await tamper(sealed_store, "DELETE FROM events WHERE global_position = $1", position)
 
-    report = await verify_store(sealed_store)
+    report = await verify_keyed(sealed_store)
     assert_first_problem(report, "missing", None, "late-0", 2)
     assert f"between global positions {before} and {after}" in report.summary()
 
@@ -333,11 +365,11 @@ async def test_a_deleted_newest_event_of_a_stream_is_caught_by_its_seal(
     store: EventStore, conn: asyncpg.Connection, new_event: NewEventFactory
 ) -> None:
     await append_cases(store, new_event, cases=2, steps=3)  # 1..6: case-1's last is 6
-    await seal_pending(conn, range_size=6)
+    await seal_pending_keyed(conn, range_size=6)
 
     await tamper(conn, "DELETE FROM events WHERE global_position = 6")
 
-    report = await verify_store(conn)
+    report = await verify_keyed(conn)
     assert_first_problem(report, "missing", 6, None, None)
     assert "seal 1 recorded an event here" in report.summary()
 
@@ -350,7 +382,7 @@ async def test_two_events_of_different_streams_swapped_are_named(
 
     await swap_rows(sealed_store, first, second)
 
-    report = await verify_store(sealed_store)
+    report = await verify_keyed(sealed_store)
     # The event each seal finds in its range is a stranger to it (seals hold no event ids),
     # and each stream now has an event before its predecessor: four findings.
     assert_first_problem(report, "content changed", first, "case-3", 3)
@@ -365,7 +397,7 @@ async def test_two_events_swapped_inside_one_seal_are_named_as_reordered(
 
     await swap_rows(sealed_store, first, second)
 
-    report = await verify_store(sealed_store)
+    report = await verify_keyed(sealed_store)
     # Both streams' chains and orders still hold: only the seal sees it.
     assert_first_problem(report, "order changed", first, "case-2", 1)
     assert f"recorded this event at position {second}" in report.summary()
@@ -381,7 +413,7 @@ async def test_two_events_of_one_stream_swapped_are_named_without_seals(
 
     await swap_rows(sealed_store, first, second)
 
-    report = await verify_store(sealed_store)
+    report = await verify_keyed(sealed_store)
     assert_first_problem(report, "order changed", first, "late-1", 3)
 
 
@@ -399,7 +431,7 @@ async def test_swapped_contents_are_named_at_the_earlier_position(
         second,
     )
 
-    report = await verify_store(sealed_store)
+    report = await verify_keyed(sealed_store)
     assert_first_problem(report, "content changed", first, "case-0", 2)
     assert report.problems == 2
 
@@ -412,7 +444,7 @@ async def test_an_altered_seal_is_caught(sealed_store: asyncpg.Connection) -> No
         )
         await sealed_store.execute("ALTER TABLE event_seals ENABLE TRIGGER USER")
 
-    report = await verify_store(sealed_store)
+    report = await verify_keyed(sealed_store)
     assert_first_problem(report, "seal broken", 1, None, None)
 
 
@@ -423,7 +455,11 @@ async def run_verify(database_url: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "prokopim"),
         "verify",
-        env={**os.environ, "DATABASE_URL": database_url},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "PROKOPIM_CHAIN_KEY": (_Keys.key.secret if _Keys.key else b"").decode(),
+        },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from prokopim_events.roles import PROCESSES
 
 from .stack import (
     APPLICATION_SERVICES,
@@ -24,7 +25,13 @@ from .stack import (
     scrape_targets,
 )
 
-BASE_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT)}
+# The database roles' passwords and the chain key compose requires (no defaults).
+DB_ENV = {
+    "POSTGRES_PASSWORD": secrets.token_urlsafe(16),
+    "PROKOPIM_CHAIN_KEY": secrets.token_urlsafe(40),
+    **{f"PROKOPIM_DB_PASSWORD_{p.upper()}": secrets.token_urlsafe(16) for p in PROCESSES},
+}
+BASE_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT), **DB_ENV}
 SECRET = secrets.token_urlsafe(40)
 
 
@@ -48,6 +55,26 @@ def test_compose_refuses_to_start_without_jwt_secret_and_names_it() -> None:
     result = run_compose(["config", "--quiet"], BASE_ENV)
     assert result.returncode != 0
     assert "JWT_SECRET" in result.stderr
+
+
+@pytest.mark.parametrize("variable", sorted(DB_ENV))
+def test_compose_refuses_to_start_without_a_database_password_or_the_chain_key(
+    variable: str,
+) -> None:
+    env = {**BASE_ENV, "JWT_SECRET": SECRET}
+    del env[variable]
+    result = run_compose(["config", "--quiet"], env)
+    assert result.returncode != 0
+    assert variable in result.stderr
+
+
+def test_each_process_connects_as_its_own_database_role(model: dict[str, Any]) -> None:
+    for name in APPLICATION_SERVICES:
+        url = model["services"][name]["environment"]["DATABASE_URL"]
+        password = DB_ENV[f"PROKOPIM_DB_PASSWORD_{name.upper()}"]
+        assert url.startswith(f"postgresql://prokopim_{name}:{password}@"), name
+    migrate = model["services"]["migrate"]["environment"]
+    assert migrate["MIGRATION_DATABASE_URL"].startswith("postgresql://prokopim:")
 
 
 def test_every_application_service_is_built_here_and_waits_for_healthy_infrastructure(

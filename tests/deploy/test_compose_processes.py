@@ -29,6 +29,7 @@ import yaml
 from prokopim_cli.flows import Driver, run_case
 from prokopim_cli.system import RunningSystem, start_process, wait_ready
 from prokopim_cli.trail import case_history
+from prokopim_events.roles import DatabaseRoles
 from prokopim_events.topology import Topology
 from prokopim_sop import load_catalog
 from prokopim_testing.ports import free_port
@@ -143,6 +144,7 @@ async def scrape_as_prometheus_would(
 
 async def test_a_bandung_case_runs_through_the_system_as_compose_describes_it(
     database_url: str,
+    database_roles: DatabaseRoles,
     infra: Any,
     topology: Topology,
     nats_client: Any,
@@ -150,19 +152,29 @@ async def test_a_bandung_case_runs_through_the_system_as_compose_describes_it(
     tmp_path: Path,
 ) -> None:
     secret = secrets.token_urlsafe(40)
-    model = render_compose(
-        {"PATH": os.environ.get("PATH", ""), "HOME": str(ROOT), "JWT_SECRET": secret}
-    )
     database = urlsplit(database_url)
+    # compose's own roles are this session's (prefix and passwords), on this test's database
+    roles_env = {
+        "POSTGRES_DB": database.path.lstrip("/"),
+        "POSTGRES_PASSWORD": "unused",
+        "PROKOPIM_CHAIN_KEY": secrets.token_urlsafe(40),
+        "PROKOPIM_DB_ROLE_PREFIX": database_roles.prefix,
+        **{f"PROKOPIM_DB_PASSWORD_{p.upper()}": pw for p, pw in database_roles.passwords.items()},
+    }
+    model = render_compose(
+        {"PATH": os.environ.get("PATH", ""), "HOME": str(ROOT), "JWT_SECRET": secret, **roles_env}
+    )
     endpoints = {
         "postgres:5432": f"{database.hostname}:{database.port or 5432}",
         "nats:4222": urlsplit(infra.nats_url).netloc,
         "otel-collector:4318": f"127.0.0.1:{otlp_sink[0]}",
     }
-    common = {"DATABASE_URL": database_url, "PROKOPIM_NAMESPACE": topology.namespace}
+    common = {"PROKOPIM_NAMESPACE": topology.namespace}
     logs = tmp_path / "logs"
 
-    migrate = launch_of(model, "migrate", endpoints, common, tmp_path)
+    # the superuser compose names (prokopim) is this server's
+    owner = {**common, "MIGRATION_DATABASE_URL": database_url}
+    migrate = launch_of(model, "migrate", endpoints, owner, tmp_path)
     migrated = await asyncio.to_thread(
         subprocess.run, migrate.command, env=migrate.env, capture_output=True, timeout=60
     )

@@ -92,6 +92,7 @@ class System:
 @pytest.fixture
 async def system(
     database_url: str,
+    role_urls: dict[str, str],
     infra: Any,
     topology: Topology,
     nats_client: Any,
@@ -112,9 +113,15 @@ async def system(
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(mailbox[1]),
         "SMTP_SENDER": "prokopim@kota.example",
+        "PROKOPIM_CHAIN_KEY": secrets.token_urlsafe(40),
+        "LEDGER_SEAL_EXPORT_FILE": str(tmp_path / "seal-heads.jsonl"),
     }
     ports = {name: free_port() for name in SERVICES}
-    running = await asyncio.to_thread(start_system, env, tmp_path / "logs", ports=ports)
+    # each process logs in as its own database role, as `prokopim up` and compose run it
+    own = {name: {"DATABASE_URL": url} for name, url in role_urls.items()}
+    running = await asyncio.to_thread(
+        start_system, env, tmp_path / "logs", ports=ports, process_env=own
+    )
     driver = Driver(running.urls, secret)
     try:
         yield System(running, driver, database_url, secret, archive_dir)

@@ -13,6 +13,7 @@ import typer
 from prokopim_kit.auth import issue_token
 from prokopim_sop import load_catalog
 
+from .dbroles import local_chain_key, prepare_database
 from .flows import Driver, run_case
 from .infra import running_infra
 from .localsinks import local_sinks
@@ -73,18 +74,26 @@ async def _up(demo: bool, exit_after_demo: bool, data_dir: Path) -> None:
             "NATS_URL": infra.nats_url,
             "JWT_SECRET": secret,
             "ARCHIVE_DIR": str(data_dir / "archive"),
+            "PROKOPIM_CHAIN_KEY": local_chain_key(data_dir),
+            "LEDGER_SEAL_EXPORT_FILE": str(data_dir / "seal-heads.jsonl"),
         }
+        own_env = await prepare_database(infra.database_url, data_dir)
         with contextlib.ExitStack() as sinks:
             if not os.environ.get("WEBSITE_URL"):
                 env.update(sinks.enter_context(local_sinks(data_dir)))
                 typer.echo(f"website and mail stand-ins write under {data_dir}")
-            await _serve(env, data_dir, secret, demo, exit_after_demo)
+            await _serve(env, data_dir, secret, demo, exit_after_demo, own_env)
 
 
 async def _serve(
-    env: dict[str, str], data_dir: Path, secret: str, demo: bool, exit_after_demo: bool
+    env: dict[str, str],
+    data_dir: Path,
+    secret: str,
+    demo: bool,
+    exit_after_demo: bool,
+    own_env: dict[str, dict[str, str]],
 ) -> None:
-    system = await asyncio.to_thread(start_system, env, data_dir / "logs")
+    system = await asyncio.to_thread(start_system, env, data_dir / "logs", process_env=own_env)
     try:
         for name in SERVICES:
             typer.echo(f"{name:<11} {system.urls[name]}  (OpenAPI: {system.urls[name]}/docs)")

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,15 +74,22 @@ def start_system(
     ports: dict[str, int] | None = None,
     host: str = "127.0.0.1",
     ready_within: float = 60.0,
+    process_env: Mapping[str, Mapping[str, str]] | None = None,
 ) -> RunningSystem:
-    """Start the relay and every service; return once all answer /readyz."""
+    """Start the relay and every service; return once all answer /readyz.
+
+    `process_env` adds variables for one process only (by name: relay, intake, ...), such
+    as the DATABASE_URL of its own database role.
+    """
     ports = ports or DEFAULT_PORTS
+    own = process_env or {}
     system = RunningSystem(urls={name: f"http://{host}:{ports[name]}" for name in SERVICES})
     base_env = {**os.environ, **env}
     try:
-        start_process(system, "relay", [_executable("prokopim-relay")], base_env, log_dir)
+        relay_env = {**base_env, **own.get("relay", {})}
+        start_process(system, "relay", [_executable("prokopim-relay")], relay_env, log_dir)
         for name in SERVICES:
-            service_env = {**base_env, "PORT": str(ports[name]), "HOST": host}
+            service_env = {**base_env, **own.get(name, {}), "PORT": str(ports[name]), "HOST": host}
             start_process(system, name, [_executable(f"prokopim-{name}")], service_env, log_dir)
         wait_ready(system, ready_within)
     except BaseException:

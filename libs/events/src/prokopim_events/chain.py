@@ -1,15 +1,26 @@
 """Tamper evidence: each event's hash covers its content and the hash before it in its stream.
 
 The content digest is computed here, in Python, from the event's canonical form; the
-database chains it (`sha256(previous chain_hash || digest)`) inside the append, because
-only the database knows the previous hash without another round trip. A verifier
-recomputes both from the stored rows.
+database chains it inside the append, because only the database knows the previous hash,
+the transaction id and the time recorded without another round trip:
+
+    chain_hash = HMAC-SHA256(chain key, previous chain_hash || digest || transaction id
+                             || recorded_at in microseconds)
+
+The key never enters the database: the append passes the HMAC's two padded key blocks as
+statement parameters and the database computes `sha256(outer || sha256(inner || message))`,
+which is HMAC-SHA256 by definition (RFC 2104). Whoever can write the table but lacks the
+key cannot produce a chain hash a verifier holding the key accepts. Each event records the
+id of the key it was chained with (`chain_key_id`), so keys can be rotated. A verifier
+recomputes all of it from the stored rows.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -100,8 +111,66 @@ def stored_digest(
 
 
 def chain(previous: bytes, digest: bytes) -> bytes:
-    """Return the chain hash of an event given the chain hash before it."""
+    """Return the chain hash of an event appended before chain keys (`chain_key_id` NULL)."""
     return hashlib.sha256(previous + digest).digest()
+
+
+# An HMAC block: keys longer than this are hashed first (RFC 2104).
+_BLOCK = 64
+# The id an event appended without a key records (verifiers holding a key refuse it).
+UNKEYED = ""
+MIN_KEY_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class ChainKey:
+    """A chain key: its id (stored with each event and seal) and its HMAC key blocks."""
+
+    key_id: str
+    secret: bytes
+    outer: bytes  # key XOR opad: what the database hashes in front of the inner hash
+    inner: bytes  # key XOR ipad
+
+    @classmethod
+    def from_secret(cls, secret: str | bytes) -> ChainKey:
+        """Return the key for a secret of at least 32 characters; its id derives from it."""
+        raw = secret.encode() if isinstance(secret, str) else secret
+        if len(raw) < MIN_KEY_LENGTH:
+            raise ValueError(f"a chain key needs at least {MIN_KEY_LENGTH} characters")
+        block = hashlib.sha256(raw).digest() if len(raw) > _BLOCK else raw
+        block = block.ljust(_BLOCK, b"\0")
+        key_id = hashlib.sha256(b"prokopim chain key id\0" + raw).hexdigest()[:16]
+        return cls(
+            key_id=key_id,
+            secret=raw,
+            outer=bytes(b ^ 0x5C for b in block),
+            inner=bytes(b ^ 0x36 for b in block),
+        )
+
+    def mac(self, message: bytes) -> bytes:
+        """Return HMAC-SHA256 of `message` under this key."""
+        return hmac.new(self.secret, message, hashlib.sha256).digest()
+
+    def __repr__(self) -> str:  # never print the key
+        return f"ChainKey({self.key_id!r})"
+
+
+def link_tail(transaction_id: int, recorded_micros: int) -> bytes:
+    """Return what the database appends to (previous || digest): transaction id and time."""
+    return transaction_id.to_bytes(8, "big", signed=True) + recorded_micros.to_bytes(
+        8, "big", signed=True
+    )
+
+
+def keyed_chain(
+    key: ChainKey | None, previous: bytes, digest: bytes, transaction_id: int, recorded_micros: int
+) -> bytes:
+    """Return an event's chain hash as the append computes it; without a key (appends made
+    without one), sha256(sha256(message)), which anybody can recompute."""
+    message = previous + digest + link_tail(transaction_id, recorded_micros)
+    if key is None:
+        return hashlib.sha256(hashlib.sha256(message).digest()).digest()
+    return key.mac(message)
 
 
 # The global order is sealed in ranges of positions (see `seals`). Each seal stores, besides
@@ -124,6 +193,11 @@ def seal_hash(
         digest.update(position.to_bytes(8, "big"))
         digest.update(chain_hash)
     return digest.digest()
+
+
+def keyed_seal_hash(key: ChainKey | None, unkeyed: bytes) -> bytes:
+    """Return a seal's stored hash: HMAC of `seal_hash` under the key (legacy: as is)."""
+    return unkeyed if key is None else key.mac(b"prokopim seal\0" + unkeyed)
 
 
 def fingerprints(entries: list[tuple[int, bytes]]) -> bytes:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
+from importlib import metadata, resources
 
 from .db import Connection
 
@@ -39,8 +39,29 @@ def backbone_migrations() -> list[Migration]:
     return package_migrations("prokopim_events", "events")
 
 
+# Packages that own tables of their own (the ledger's projections) name a function returning
+# their migrations under this entry-point group, so that whoever migrates as the owner
+# (`prokopim-migrate`, `prokopim up`, the test fixtures) applies them before services start.
+ENTRY_POINT_GROUP = "prokopim.migrations"
+
+
+def installed_migrations() -> list[Migration]:
+    """Return the backbone's migrations, then those of every installed package that
+    declares some (entry-point group `prokopim.migrations`), by package name."""
+    found: list[Migration] = backbone_migrations()
+    for entry in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        found.extend(entry.load()())
+    return found
+
+
 async def migrate(conn: Connection, migrations: Sequence[Migration]) -> list[str]:
-    """Apply the migrations not yet applied; return the names applied now."""
+    """Apply the migrations not yet applied; return the names applied now.
+
+    When every one is applied already it only reads: a role that may not create tables
+    (every process but the migrating owner, see `roles`) starts after the owner migrated.
+    """
+    if await migrations_done(conn, migrations):
+        return []
     applied_now: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
     try:

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from .chain import canonical_form, content_digest
+from .chain import UNKEYED, ChainKey, canonical_form, content_digest
 from .db import Connection, create_store_pool
 from .envelope import NewEvent, StoredEvent
 from .errors import DuplicateEventId, WrongExpectedVersion
@@ -39,13 +39,19 @@ class Page:
     checkpoint: Checkpoint
 
 
-# One event (the common case) is one plain INSERT: the version check and the hash chain ride
-# along in a lateral join, which is measurably faster than a PL/pgSQL call. Zero rows back
-# means the stream was not at the expected version.
+# One event (the common case) is one plain INSERT: the version check and the keyed hash chain
+# ride along in a lateral join, which is measurably faster than a PL/pgSQL call. Zero rows
+# back means the stream was not at the expected version. The chain hash is HMAC-SHA256 under
+# the chain key ($10/$11 are its outer and inner blocks, see `chain`) of the previous hash,
+# the digest, and what the column defaults hold: the transaction id and now() (one value
+# per transaction), so the columns the database assigns are covered too.
 _APPEND_ONE = """
 INSERT INTO events (event_id, stream_id, stream_version, type, data, metadata, occurred_at,
-                    chain_hash)
-SELECT $1, $2, $3 + 1, $4, $5, $6, $7, sha256(coalesce(prev.chain_hash, ''::bytea) || $8)
+                    chain_key_id, chain_hash)
+SELECT $1, $2, $3 + 1, $4, $5, $6, $7, $9,
+       sha256($10 || sha256($11 || coalesce(prev.chain_hash, ''::bytea) || $8
+              || int8send(pg_current_xact_id()::text::bigint)
+              || int8send((extract(epoch FROM now()) * 1000000)::bigint)))
   FROM (SELECT 1) AS one
   LEFT JOIN LATERAL (
         SELECT e.stream_version, e.chain_hash FROM events e
@@ -56,11 +62,15 @@ RETURNING global_position
 """
 # The batch travels as one JSON array of the events' canonical forms, the very bytes their
 # digests cover: each event is serialised once, and the server parses one document.
-_APPEND_MANY = "SELECT prokopim_append($1, $2, $3::text::jsonb, $4, $5)"
+_APPEND_MANY = "SELECT prokopim_append($1, $2, $3::text::jsonb, $4, $5, $6, $7, $8)"
+
+
+def _key_args(key: ChainKey | None) -> tuple[str, bytes, bytes]:
+    return (UNKEYED, b"", b"") if key is None else (key.key_id, key.outer, key.inner)
 
 
 def _append_statement(
-    stream_id: str, expected_version: int, events: Sequence[NewEvent]
+    stream_id: str, expected_version: int, events: Sequence[NewEvent], key: ChainKey | None
 ) -> tuple[str, tuple[Any, ...]]:
     if len(events) == 1:
         e = events[0]
@@ -77,6 +87,7 @@ def _append_statement(
             metadata,
             e.occurred_at,
             digest,
+            *_key_args(key),
         )
     forms = [
         canonical_form(e.event_id, stream_id, version, e.type, e.data, e.metadata(), e.occurred_at)
@@ -88,6 +99,7 @@ def _append_statement(
         (b"[%b]" % b",".join(forms)).decode(),
         [e.occurred_at for e in events],
         [sha256(form).digest() for form in forms],
+        *_key_args(key),
     )
 
 
@@ -107,8 +119,11 @@ class EventStore:
         *,
         notify_channel: str = NOTIFY_CHANNEL,
         notify_interval: float = 0.005,
+        chain_key: ChainKey | None = None,
     ) -> None:
         self._pool = pool
+        # Without a key the chain is one anybody can recompute: verify flags such events.
+        self._chain_key = chain_key
         self._channel = notify_channel
         self._notify_interval = notify_interval
         self._notify_task: asyncio.Task[None] | None = None
@@ -117,11 +132,17 @@ class EventStore:
 
     @classmethod
     async def connect(
-        cls, dsn: str, *, min_size: int = 1, max_size: int = 10, notify_interval: float = 0.005
+        cls,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        notify_interval: float = 0.005,
+        chain_key: ChainKey | None = None,
     ) -> EventStore:
         """Open a store on a private pool of its own (see `create_store_pool`); `close` it."""
         pool = await create_store_pool(dsn, min_size=min_size, max_size=max_size)
-        store = cls(pool, notify_interval=notify_interval)
+        store = cls(pool, notify_interval=notify_interval, chain_key=chain_key)
         store._owns_pool = True
         return store
 
@@ -152,7 +173,7 @@ class EventStore:
         """
         if not events:
             return []
-        query, args = _append_statement(stream_id, expected_version, events)
+        query, args = _append_statement(stream_id, expected_version, events, self._chain_key)
         try:
             if conn is None:
                 result = await self._pool.fetchval(query, *args)

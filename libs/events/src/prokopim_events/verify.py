@@ -10,6 +10,10 @@ streamed through a cursor, so memory stays bounded however large the store:
    stored columns, chains to the hash before it; versions run without a hole; positions
    rise with versions.
 
+Each chain hash and each seal is checked under the key it names (a `Keyring`); given the
+seal heads exported outside the database (`seal_export`), each must still be in the
+database as exported, which catches the newest seals removed together with their events.
+
 The problems found are ranked by global position; the report names the first.
 """
 
@@ -17,14 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import asyncpg
 import orjson
 
 from .db import Connection
+from .keys import NO_KEYS, Keyring
+from .seal_export import SealHead, check_heads
 from .verify_checks import (
+    Assigned,
     ChainLink,
     Findings,
     Problem,
@@ -37,7 +44,7 @@ __all__ = ["Problem", "VerifyReport", "verify_store"]
 
 _SEALS = (
     "SELECT seal_number, first_position, last_position, gaps, fingerprints, previous_hash,"
-    " seal_hash FROM event_seals ORDER BY seal_number"
+    " seal_hash, key_id FROM event_seals ORDER BY seal_number"
 )
 _SEALED_EVENTS = (
     "SELECT global_position, chain_hash, stream_id, stream_version FROM events"
@@ -48,7 +55,9 @@ _SEALED_EVENTS = (
 # The order is the (stream_id, stream_version) index's.
 _STREAM_EVENTS = (
     "SELECT stream_id, stream_version, global_position, chain_hash, event_id::text, type,"
-    " data::text, metadata::text, (extract(epoch FROM occurred_at) * 1000000)::bigint"
+    " data::text, metadata::text, (extract(epoch FROM occurred_at) * 1000000)::bigint,"
+    " chain_key_id, transaction_id::text::bigint,"
+    " (extract(epoch FROM recorded_at) * 1000000)::bigint"
     " FROM events ORDER BY stream_id, stream_version"
 )
 _SEALS_PER_READ = 20
@@ -65,6 +74,7 @@ class VerifyReport:
     sealed_up_to: int
     last_seal_hash: bytes | None
     unsealed_events: int
+    last_position: int
     problems: int
     first_problem: Problem | None
     seconds: float
@@ -92,16 +102,26 @@ class VerifyReport:
         )
 
 
-async def verify_store(conn: Connection) -> VerifyReport:
-    """Check every stream's chain and every seal; report the first problem by position."""
+async def verify_store(
+    conn: Connection, keys: Keyring = NO_KEYS, heads: Iterable[SealHead] | None = None
+) -> VerifyReport:
+    """Check every stream's chain and every seal under `keys`, and that every exported seal
+    head is still in the database; report the first problem by position."""
     started = time.perf_counter()
     findings = Findings()
+    stored: dict[int, tuple[int, int, bytes]] = {}
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        seals, sealed_up_to, last_hash = await _check_seals(conn, findings)
-        events, streams = await _check_streams(conn, findings)
-        unsealed: int = await conn.fetchval(
-            "SELECT count(*) FROM events WHERE global_position > $1", sealed_up_to
+        seals, sealed_up_to, last_hash = await _check_seals(conn, findings, keys, stored)
+        events, streams = await _check_streams(conn, findings, keys)
+        tail = await conn.fetchrow(
+            "SELECT count(*), coalesce(max(global_position), 0) FROM events"
+            " WHERE global_position > $1",
+            sealed_up_to,
         )
+        assert tail is not None
+        unsealed, last_position = tail
+    if heads is not None:
+        findings.add_all(check_heads(heads, stored))
     findings.close()
     return VerifyReport(
         events=events,
@@ -110,14 +130,21 @@ async def verify_store(conn: Connection) -> VerifyReport:
         sealed_up_to=sealed_up_to,
         last_seal_hash=last_hash,
         unsealed_events=unsealed,
+        last_position=max(last_position, sealed_up_to),
         problems=findings.count,
         first_problem=findings.first,
         seconds=time.perf_counter() - started,
     )
 
 
-async def _check_seals(conn: Connection, findings: Findings) -> tuple[int, int, bytes | None]:
-    """Check the seal chain and each sealed range; return (seals, sealed up to, last hash)."""
+async def _check_seals(
+    conn: Connection,
+    findings: Findings,
+    keys: Keyring,
+    stored: dict[int, tuple[int, int, bytes]],
+) -> tuple[int, int, bytes | None]:
+    """Check the seal chain and each sealed range; return (seals, sealed up to, last hash).
+    Each seal's (first, last, hash) is noted in `stored` by number."""
     previous = SealLink(seal_number=0, last_position=0, seal_hash=b"")
     count = 0
     cursor = await conn.cursor(_SEALS)
@@ -126,7 +153,12 @@ async def _check_seals(conn: Connection, findings: Findings) -> tuple[int, int, 
             _SEALED_EVENTS, batch[0]["first_position"], batch[-1]["last_position"]
         )
         for seal, events in _split_by_range(batch, rows):
-            findings.add_all(check_seal(seal, previous, events))
+            findings.add_all(check_seal(seal, previous, events, keys))
+            stored[seal["seal_number"]] = (
+                seal["first_position"],
+                seal["last_position"],
+                seal["seal_hash"],
+            )
             previous = SealLink(seal["seal_number"], seal["last_position"], seal["seal_hash"])
             count += 1
     return count, previous.last_position, previous.seal_hash or None
@@ -146,7 +178,7 @@ def _split_by_range(
         start = end
 
 
-async def _check_streams(conn: Connection, findings: Findings) -> tuple[int, int]:
+async def _check_streams(conn: Connection, findings: Findings, keys: Keyring) -> tuple[int, int]:
     """Check every stream's chain, event by event; return (events, streams)."""
     events = streams = 0
     previous: ChainLink | None = None
@@ -157,7 +189,7 @@ async def _check_streams(conn: Connection, findings: Findings) -> tuple[int, int
         ahead = asyncio.ensure_future(cursor.fetch(_EVENTS_PER_READ))
         try:
             await asyncio.sleep(0)  # let it send the request
-            previous, new_streams = _check_batch(rows, previous, findings)
+            previous, new_streams = _check_batch(rows, previous, findings, keys)
             events += len(rows)
             streams += new_streams
             rows = await ahead
@@ -167,17 +199,18 @@ async def _check_streams(conn: Connection, findings: Findings) -> tuple[int, int
 
 
 def _check_batch(
-    rows: list[asyncpg.Record], previous: ChainLink | None, findings: Findings
+    rows: list[asyncpg.Record], previous: ChainLink | None, findings: Findings, keys: Keyring
 ) -> tuple[ChainLink | None, int]:
     """Check a batch of `_STREAM_EVENTS` rows; return the last link and streams begun."""
     streams = 0
     loads = orjson.loads
-    for stream_id, version, position, chain_hash, event_id, type_, data, meta, micros in rows:
+    for row in rows:
+        stream_id, version, position, chain_hash, event_id, type_, data, meta, micros = row[:9]
         if previous is None or previous.stream_id != stream_id:
             streams += 1
         content = (event_id, type_, loads(data), loads(meta), micros)
         previous, problems = check_stream_event(
-            previous, stream_id, version, position, chain_hash, content
+            previous, stream_id, version, position, chain_hash, content, Assigned(*row[9:]), keys
         )
         if problems:
             findings.add_stream_problems(problems)

@@ -8,13 +8,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .chain import FINGERPRINT_SIZE, chain, seal_hash, stored_digest
+from .chain import (
+    FINGERPRINT_SIZE,
+    UNKEYED,
+    chain,
+    keyed_chain,
+    keyed_seal_hash,
+    seal_hash,
+    stored_digest,
+)
+from .keys import NO_KEYS, Keyring
 
 CONTENT_CHANGED = "content changed"
 ORDER_CHANGED = "order changed"
 MISSING = "missing"
 ADDED = "added"
 SEAL_BROKEN = "seal broken"
+SEAL_GONE = "seal gone"
+NOT_KEYED = "not keyed"
+UNKNOWN_KEY = "unknown key"
 
 # Positions a seal says are missing, kept until the stream pass names their events; past
 # this many, the rest are reported by position alone (memory stays bounded).
@@ -69,6 +81,34 @@ class SealLink(NamedTuple):
 Content = tuple[str, str, dict[str, Any], dict[str, Any], int]
 
 
+class Assigned(NamedTuple):
+    """What the database assigned an event, which its chain hash covers too (see `chain`)."""
+
+    key_id: str | None  # None: appended before keyed chains
+    transaction_id: int
+    recorded_micros: int
+
+
+def _expected_chain(
+    keys: Keyring, before: bytes, digest: bytes, assigned: Assigned, position: int
+) -> tuple[bytes | None, str | None]:
+    """Return the chain hash the event must carry (None: unknown key) and why its keying
+    alone is a problem, if it is."""
+    key_id = assigned.key_id
+    if key_id is None:
+        late = not keys.empty and position > keys.unkeyed_up_to
+        reason = "appended without a chain key, after chain keys were in use" if late else None
+        return chain(before, digest), reason
+    tail = (assigned.transaction_id, assigned.recorded_micros)
+    if key_id == UNKEYED:
+        reason = None if keys.empty else "chained without a key: anybody could have computed it"
+        return keyed_chain(None, before, digest, *tail), reason
+    key = keys.get(key_id)
+    if key is None:
+        return None, f"chained with key {key_id}, which this verifier does not hold"
+    return keyed_chain(key, before, digest, *tail), None
+
+
 def check_stream_event(
     previous: ChainLink | None,
     stream_id: str,
@@ -76,6 +116,8 @@ def check_stream_event(
     position: int,
     chain_hash: bytes,
     content: Content,
+    assigned: Assigned,
+    keys: Keyring,
 ) -> tuple[ChainLink, list[Problem]]:
     """Check one event, read in (stream, version) order, against the one read before it."""
     same_stream = previous is not None and previous.stream_id == stream_id
@@ -104,16 +146,21 @@ def check_stream_event(
         event_id, type_, data, metadata, micros = content
         digest = stored_digest(event_id, stream_id, version, type_, data, metadata, micros)
         before = previous.chain_hash if previous is not None and same_stream else b""
-        if chain(before, digest) != chain_hash:
+        wanted, keying = _expected_chain(keys, before, digest, assigned, position)
+        if wanted is not None and wanted != chain_hash:
             problems.append(
                 Problem(
                     CONTENT_CHANGED,
                     position,
                     stream_id,
                     version,
-                    "its stored content no longer hashes to its chain hash",
+                    "its stored content no longer hashes to its chain hash"
+                    " (changed, or written without the chain key)",
                 )
             )
+        elif keying is not None:
+            kind = UNKNOWN_KEY if wanted is None else NOT_KEYED
+            problems.append(Problem(kind, position, stream_id, version, keying))
     if previous is not None and same_stream and position <= previous.position:
         problems.append(
             Problem(
@@ -127,7 +174,9 @@ def check_stream_event(
     return ChainLink(stream_id, version, position, chain_hash), problems
 
 
-def check_seal(seal: Any, previous: SealLink, events: Sequence[Any]) -> list[Problem]:
+def check_seal(
+    seal: Any, previous: SealLink, events: Sequence[Any], keys: Keyring = NO_KEYS
+) -> list[Problem]:
     """Check one seal (an `event_seals` row) against the seal before it and the events now
     in its range: (global_position, chain_hash, stream_id, stream_version), by position."""
     number, first, last = seal["seal_number"], seal["first_position"], seal["last_position"]
@@ -147,7 +196,32 @@ def check_seal(seal: Any, previous: SealLink, events: Sequence[Any]) -> list[Pro
             )
         )
     entries = [(row[0], row[1]) for row in events]
-    if seal_hash(seal["previous_hash"], first, last, entries) == seal["seal_hash"]:
+    key_id = seal["key_id"]
+    key = keys.get(key_id) if key_id else None
+    if key_id and key is None:
+        return [
+            *problems,
+            Problem(
+                UNKNOWN_KEY,
+                first,
+                None,
+                None,
+                f"seal {number} is keyed with key {key_id}, which this verifier does not hold",
+            ),
+        ]
+    if not key_id and not keys.empty and last > keys.unkeyed_up_to:
+        problems.append(
+            Problem(
+                NOT_KEYED,
+                first,
+                None,
+                None,
+                f"seal {number} (positions {first}-{last}) carries no key:"
+                " anybody could have computed it",
+            )
+        )
+    expected = keyed_seal_hash(key, seal_hash(seal["previous_hash"], first, last, entries))
+    if expected == seal["seal_hash"]:
         return problems
     located = _locate(number, first, last, seal["gaps"], seal["fingerprints"], events)
     if not located:

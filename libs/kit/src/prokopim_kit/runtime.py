@@ -16,6 +16,7 @@ from faststream.nats import NatsBroker
 from prokopim_events.consumer import ExactlyOnceConsumer
 from prokopim_events.db import Connection, create_pool
 from prokopim_events.envelope import StoredEvent
+from prokopim_events.keys import ChainKeySettings
 from prokopim_events.migrations import Migration, backbone_migrations, migrate, migrations_done
 from prokopim_events.nats_connection import connect_nats
 from prokopim_events.settings import BackboneSettings, load_settings
@@ -33,7 +34,7 @@ from .telemetry import instrument_app
 log = logging.getLogger(__name__)
 
 
-class ServiceSettings(BackboneSettings, AuthSettings):
+class ServiceSettings(BackboneSettings, AuthSettings, ChainKeySettings):
     """Everything a service reads from its environment."""
 
     shutdown_grace_seconds: float = Field(
@@ -112,7 +113,9 @@ def create_service_app(
             broker = NatsBroker(
                 settings.nats_url, logger=log, graceful_timeout=settings.shutdown_grace_seconds
             )
-            store = await EventStore.connect(settings.database_url, max_size=5)
+            store = await EventStore.connect(
+                settings.database_url, max_size=5, chain_key=settings.chain_key()
+            )
             stack.push_async_callback(store.close)
             runtime = Runtime(name, settings, pool, store, broker, topology, load_catalog())
             if on_event is not None:

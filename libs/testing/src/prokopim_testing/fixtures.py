@@ -18,7 +18,8 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from prokopim_cli.infra import Infra, running_infra
 from prokopim_events.db import connect
-from prokopim_events.migrations import backbone_migrations, migrate
+from prokopim_events.migrations import installed_migrations
+from prokopim_events.roles import PROCESSES, DatabaseRoles, drop_roles, migrate_as_owner
 from prokopim_events.topology import Topology, ensure_streams
 
 
@@ -37,9 +38,26 @@ def _with_database(url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
+@pytest.fixture(scope="session")
+async def database_roles(infra: Infra) -> AsyncIterator[DatabaseRoles]:
+    """The least-privilege roles of this session (cluster-wide: a prefix of its own),
+    provisioned as `prokopim up` and `prokopim-migrate` do; dropped at the end."""
+    roles = DatabaseRoles(f"pkt{uuid.uuid4().hex[:10]}", {p: uuid.uuid4().hex for p in PROCESSES})
+    yield roles
+    admin = await asyncpg.connect(infra.database_url)
+    try:
+        await drop_roles(admin, roles)
+    finally:
+        await admin.close()
+
+
 @pytest.fixture
-async def database_url(infra: Infra) -> AsyncIterator[str]:
-    """A fresh, migrated database for one test; dropped afterwards."""
+async def database_url(infra: Infra, database_roles: DatabaseRoles) -> AsyncIterator[str]:
+    """A fresh database for one test, migrated as production is (every installed package's
+    migrations, run as the owner role, the process roles granted); dropped afterwards.
+
+    The URL is the superuser's (tests inspect and tamper); `role_urls` gives each process's.
+    """
     name = f"prokopim_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(infra.database_url)
     try:
@@ -47,13 +65,19 @@ async def database_url(infra: Infra) -> AsyncIterator[str]:
         url = _with_database(infra.database_url, name)
         conn = await connect(url)
         try:
-            await migrate(conn, backbone_migrations())
+            await migrate_as_owner(conn, database_roles, installed_migrations())
         finally:
             await conn.close()
         yield url
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+def role_urls(database_url: str, database_roles: DatabaseRoles) -> dict[str, str]:
+    """Each process's DSN on this test's database (relay, intake, ..., ledger)."""
+    return {p: database_roles.url(database_url, p) for p in PROCESSES}
 
 
 @pytest.fixture

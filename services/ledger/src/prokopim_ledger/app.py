@@ -11,7 +11,6 @@ from typing import Any
 from fastapi import FastAPI
 from prokopim_events.db import Connection
 from prokopim_events.envelope import StoredEvent
-from prokopim_events.seals import seal_pending
 from prokopim_kit.runtime import Runtime, create_service_app
 from prokopim_sop import load_catalog
 
@@ -20,6 +19,7 @@ from .alerts import Clock, system_clock, watch
 from .api import router
 from .config import Settings
 from .context import LedgerContext
+from .integrity import seal_loop, verify_loop
 from .metrics import ledger_metrics
 from .projection import ledger_migrations
 from .rebuild import rebuild
@@ -53,6 +53,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         description="Audit trails and SLA against each step's standard time, from the store.",
     )
     app.state.ledger = ledger
+    integrity = settings.integrity()
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
@@ -63,7 +64,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
                 await ensure_for_store(conn, runtime.catalog, ledger.calendar)
             await heal_projections(runtime, ledger)
             tasks = [asyncio.create_task(_alerts(runtime, ledger), name="ledger-sla")]
-            tasks.append(asyncio.create_task(_seals(runtime, ledger), name="ledger-seals"))
+            tasks.append(asyncio.create_task(seal_loop(runtime.pool, integrity), name="seals"))
+            tasks.append(asyncio.create_task(verify_loop(runtime.pool, integrity), name="verify"))
             try:
                 yield state
             finally:
@@ -120,16 +122,3 @@ async def update_gauges(runtime: Runtime, ledger: LedgerContext) -> None:
     for row in rows:
         gauge.labels(row["sop_id"], str(row["step"])).set(row["open"])
     ledger.metrics.lag.set(lag)
-
-
-async def _seals(runtime: Runtime, ledger: LedgerContext) -> None:
-    """Seal the global order in periodic checkpoints (tamper evidence, see `prokopim verify`)."""
-    while True:
-        try:
-            async with runtime.pool.acquire() as conn:
-                await seal_pending(conn, range_size=ledger.seal_range)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("sealing failed; retrying")
-        await asyncio.sleep(ledger.seal_interval)
