@@ -1,4 +1,4 @@
-"""prokopim_cli.infra: detect the local PostgreSQL/NATS, or start embedded ones."""
+"""prokopim_devstack.infra: detect the local PostgreSQL/NATS, or start embedded ones."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]
 import nats
 import pytest
-from prokopim_cli.infra import (
+from prokopim_devstack.infra import (
     DEFAULT_DATABASE_URL,
     DEFAULT_NATS_URL,
     EMBEDDED_ENV,

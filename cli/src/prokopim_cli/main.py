@@ -14,7 +14,7 @@ from prokopim_kit.auth import issue_token
 from prokopim_sop import load_catalog
 
 from .flows import Driver, run_case
-from .infra import running_infra
+from prokopim_devstack.infra import running_infra
 from .localsinks import local_sinks
 from .replay import replay
 from .sla import case_sla, format_sla

@@ -16,7 +16,7 @@ import asyncpg
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
-from prokopim_cli.infra import Infra, running_infra
+from prokopim_devstack.infra import Infra, running_infra
 from prokopim_events.db import connect
 from prokopim_events.migrations import backbone_migrations, migrate
 from prokopim_events.topology import Topology, ensure_streams
