@@ -114,7 +114,9 @@ async def system(
         "SMTP_SENDER": "prokopim@kota.example",
     }
     ports = {name: free_port() for name in SERVICES}
-    running = await asyncio.to_thread(start_system, env, tmp_path / "logs", ports=ports)
+    running = await asyncio.to_thread(
+        start_system, env, tmp_path / "logs", ports=ports, bus=infra.bus
+    )
     driver = Driver(running.urls, secret)
     try:
         yield System(running, driver, database_url, secret, archive_dir)

@@ -1,6 +1,8 @@
 """Start the whole system as separate processes: the relay and the five services.
 
 Used by `prokopim up` and by the end-to-end tests, so both run exactly the same thing.
+On the embedded (closed) bus each process connects as its own NATS user: the relay as
+`relay`, each service as itself (docs/security.md).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from prokopim_devstack.bus import BusCredentials
 
 SERVICES = ("intake", "scheduling", "production", "review", "publishing", "ledger")
 DEFAULT_PORTS = {name: 8001 + i for i, name in enumerate(SERVICES)}
@@ -73,15 +76,24 @@ def start_system(
     ports: dict[str, int] | None = None,
     host: str = "127.0.0.1",
     ready_within: float = 60.0,
+    bus: BusCredentials | None = None,
 ) -> RunningSystem:
-    """Start the relay and every service; return once all answer /readyz."""
+    """Start the relay and every service; return once all answer /readyz.
+
+    With `bus`, each process gets its own NATS user's credentials (over any in `env`).
+    """
     ports = ports or DEFAULT_PORTS
     system = RunningSystem(urls={name: f"http://{host}:{ports[name]}" for name in SERVICES})
     base_env = {**os.environ, **env}
+
+    def identity(user: str) -> dict[str, str]:
+        return bus.env(user) if bus is not None else {}
+
     try:
-        start_process(system, "relay", [_executable("prokopim-relay")], base_env, log_dir)
+        relay_env = {**base_env, **identity("relay")}
+        start_process(system, "relay", [_executable("prokopim-relay")], relay_env, log_dir)
         for name in SERVICES:
-            service_env = {**base_env, "PORT": str(ports[name]), "HOST": host}
+            service_env = {**base_env, **identity(name), "PORT": str(ports[name]), "HOST": host}
             start_process(system, name, [_executable(f"prokopim-{name}")], service_env, log_dir)
         wait_ready(system, ready_within)
     except BaseException:
