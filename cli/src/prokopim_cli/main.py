@@ -74,6 +74,8 @@ async def _up(demo: bool, exit_after_demo: bool, data_dir: Path) -> None:
             os.environ.get("NATS_USER") or os.environ.get("NATS_CREDS_FILE")
         ):
             typer.echo("warning: NATS_URL given without NATS_USER/NATS_CREDS_FILE", err=True)
+        if infra.bus is not None:
+            await infra.bus.provision(namespace)
         env = {
             "DATABASE_URL": infra.database_url,
             "NATS_URL": infra.bus.url if infra.bus else infra.nats_url,

@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import nats
 from prokopim_events.bus_auth import USERS, Scope, render_config, standard_users
+from prokopim_events.provisioning import provision_bus
+from prokopim_events.topology import Topology
 
 PASSWORDS_FILE = "nats-passwords.json"
 CONFIG_FILE = "nats.conf"
@@ -85,3 +88,14 @@ class BusCredentials:
     def env(self, user: str) -> dict[str, str]:
         """The settings a prokopim process needs to connect as `user`."""
         return {"NATS_URL": self.url, "NATS_USER": user, "NATS_PASSWORD": self.passwords[user]}
+
+    async def provision(self, namespace: str) -> None:
+        """As the operator, create the streams and durables the relay would create.
+
+        Done before the processes start, so that no service waits for the relay to come up.
+        """
+        nc = await nats.connect(self.user_url("operator"))
+        try:
+            await provision_bus(nc.jetstream(), Topology(namespace=namespace))
+        finally:
+            await nc.close()

