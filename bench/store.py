@@ -4,7 +4,7 @@ recorder and message-db (Eventide's PostgreSQL message store, see messagedb.py).
     python bench/store.py --events 5000 [--rounds 3] [--page 1000]
 
 Uses DATABASE_URL / NATS_URL when set, else the local servers (or embedded ones, see
-prokopim_cli.infra). Creates its own two databases and NATS namespace and drops them after.
+prokopim_devstack.infra). Creates its own two databases and NATS namespace and drops them after.
 
 Each store gets the same work: single-event appends from 4 concurrent writers (each cycling
 over its own streams, so versions increase), batches of 100 from 4 writers, an ordered
@@ -39,7 +39,7 @@ import orjson
 from eventsourcing.persistence import StoredEvent as PeerEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from messagedb import MessageDb
-from prokopim_cli.infra import running_infra  # type: ignore[import-untyped,unused-ignore]
+from prokopim_devstack.infra import running_infra  # type: ignore[import-untyped,unused-ignore]
 from prokopim_events.db import connect
 from prokopim_events.envelope import NewEvent
 from prokopim_events.migrations import backbone_migrations, migrate

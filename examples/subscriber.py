@@ -119,7 +119,7 @@ async def handle(msg: Msg, state: State) -> None:
 
 
 async def follow(args: argparse.Namespace, stop: asyncio.Event) -> None:
-    nc = await nats.connect(args.nats)
+    nc = await nats.connect(args.nats, inbox_prefix=args.inbox_prefix)
     try:
         js = nc.jetstream()
         config = ConsumerConfig(
@@ -156,6 +156,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--nats", default="nats://127.0.0.1:4222", help="NATS server URL")
     parser.add_argument("--namespace", default="", help="installation namespace, if any")
     parser.add_argument("--durable", default="example-subscriber", help="durable name")
+    parser.add_argument(
+        "--inbox-prefix",
+        default="_INBOX",
+        help="reply inbox prefix: _INBOX_<user> on prokopim's closed bus (docs/security.md)",
+    )
     parser.add_argument(
         "--types", default="prokopim.>", help="subject filter, e.g. prokopim.review.>"
     )

@@ -1,14 +1,14 @@
-"""prokopim_cli.infra: detect the local PostgreSQL/NATS, or start embedded ones."""
+"""prokopim_devstack.infra: detect the local PostgreSQL, or start embedded servers."""
 
 from __future__ import annotations
 
 import socket
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import nats
 import pytest
-from prokopim_cli.infra import (
+from prokopim_devstack.infra import (
     DEFAULT_DATABASE_URL,
     DEFAULT_NATS_URL,
     EMBEDDED_ENV,
@@ -125,17 +125,25 @@ async def test_servers_left_by_a_crashed_run_are_replaced(
 
 
 @pytest.mark.integration
-async def test_local_servers_are_detected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_local_postgres_is_detected_but_never_an_open_local_nats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(EMBEDDED_ENV, raising=False)
-    if not (_accepts(5432) and _accepts(4222)):
-        pytest.skip("no PostgreSQL on 127.0.0.1:5432 and NATS on 127.0.0.1:4222")
+    if not _accepts(5432):
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
 
     async with running_infra(tmp_path) as infra:
         assert infra.database_url == DEFAULT_DATABASE_URL
-        assert infra.nats_url == DEFAULT_NATS_URL
-        assert infra.servers == []
         assert await _use_postgres(infra.database_url, "SELECT 1") == 1
-    assert _listing(tmp_path) == []  # nothing was initialised
+        # NATS: ours, closed, even when an unauthenticated one answers on :4222.
+        assert [s.name for s in infra.servers] == ["nats-server"]
+        assert infra.bus is not None and infra.bus.url != DEFAULT_NATS_URL
+        with pytest.raises(nats.errors.Error):
+            await nats.connect(infra.bus.url, allow_reconnect=False, connect_timeout=2)
+        assert await _publish(infra.nats_url, "OPERATOR") == 1  # as the operator
+    assert "postgres" not in _listing(tmp_path)  # PostgreSQL was not initialised
+    assert (tmp_path / "nats-passwords.json").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "nats.conf").stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.unit

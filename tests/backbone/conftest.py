@@ -48,7 +48,7 @@ def wait_until() -> Callable[..., Awaitable[None]]:
     return _wait_until
 
 
-class _Servers(Protocol):  # prokopim_cli.infra.Infra, which ships no type information
+class _Servers(Protocol):  # prokopim_devstack.infra.Infra, which ships no type information
     database_url: str
     nats_url: str
 

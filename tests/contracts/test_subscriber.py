@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from nats.aio.client import Client as NatsClient
-from prokopim_cli.infra import Infra
+from prokopim_devstack.infra import Infra
 from prokopim_events.contracts import CONTRACTS
 from prokopim_events.envelope import StoredEvent
 from prokopim_events.samples import sample_event

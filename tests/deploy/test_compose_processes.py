@@ -39,6 +39,7 @@ from .stack import (
     HTTP_SERVICES,
     ROOT,
     Launch,
+    compose_secrets,
     image_cmd,
     image_env,
     local_launch,
@@ -161,12 +162,21 @@ async def test_a_bandung_case_runs_through_the_system_as_compose_describes_it(
         "PROKOPIM_DB_ROLE_PREFIX": database_roles.prefix,
         **{f"PROKOPIM_DB_PASSWORD_{p.upper()}": pw for p, pw in database_roles.passwords.items()},
     }
+    # Each process connects to the test's bus as the user compose gives it, with its password.
+    passwords = infra.bus.passwords if infra.bus else {}
     model = render_compose(
-        {"PATH": os.environ.get("PATH", ""), "HOME": str(ROOT), "JWT_SECRET": secret, **roles_env}
+        {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(ROOT),
+            **compose_secrets(passwords),
+            **roles_env,
+            "JWT_SECRET": secret,
+        }
     )
+    bus = urlsplit(infra.bus.url if infra.bus else infra.nats_url)
     endpoints = {
         "postgres:5432": f"{database.hostname}:{database.port or 5432}",
-        "nats:4222": urlsplit(infra.nats_url).netloc,
+        "nats:4222": f"{bus.hostname}:{bus.port}",
         "otel-collector:4318": f"127.0.0.1:{otlp_sink[0]}",
     }
     common = {"PROKOPIM_NAMESPACE": topology.namespace}

@@ -120,7 +120,7 @@ async def system(
     # each process logs in as its own database role, as `prokopim up` and compose run it
     own = {name: {"DATABASE_URL": url} for name, url in role_urls.items()}
     running = await asyncio.to_thread(
-        start_system, env, tmp_path / "logs", ports=ports, process_env=own
+        start_system, env, tmp_path / "logs", ports=ports, process_env=own, bus=infra.bus
     )
     driver = Driver(running.urls, secret)
     try:

@@ -12,7 +12,7 @@ import pytest
 from fastapi import APIRouter
 from nats.aio.client import Client as NatsClient
 from prokopim_cli.flows import request_body
-from prokopim_cli.infra import Infra
+from prokopim_devstack.infra import Infra
 from prokopim_events.topology import Topology
 from prokopim_intake.app import create_app  # type: ignore[import-untyped]
 from prokopim_kit.auth import issue_token

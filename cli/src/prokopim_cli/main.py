@@ -10,12 +10,13 @@ import signal
 from pathlib import Path
 
 import typer
+from prokopim_devstack.bus import PASSWORDS_FILE, BusCredentials
+from prokopim_devstack.infra import running_infra
 from prokopim_kit.auth import issue_token
 from prokopim_sop import load_catalog
 
 from .dbroles import local_chain_key, prepare_database
 from .flows import Driver, run_case
-from .infra import running_infra
 from .localsinks import local_sinks
 from .replay import replay
 from .sla import case_sla, format_sla
@@ -66,12 +67,19 @@ def up(
 
 async def _up(demo: bool, exit_after_demo: bool, data_dir: Path) -> None:
     secret = _secret(data_dir)
+    namespace = os.environ.get("PROKOPIM_NAMESPACE", "")
     async with running_infra(
-        data_dir, os.environ.get("DATABASE_URL"), os.environ.get("NATS_URL")
+        data_dir, os.environ.get("DATABASE_URL"), os.environ.get("NATS_URL"), namespace=namespace
     ) as infra:
+        if infra.bus is None and not (
+            os.environ.get("NATS_USER") or os.environ.get("NATS_CREDS_FILE")
+        ):
+            typer.echo("warning: NATS_URL given without NATS_USER/NATS_CREDS_FILE", err=True)
+        if infra.bus is not None:
+            await infra.bus.provision(namespace)
         env = {
             "DATABASE_URL": infra.database_url,
-            "NATS_URL": infra.nats_url,
+            "NATS_URL": infra.bus.url if infra.bus else infra.nats_url,
             "JWT_SECRET": secret,
             "ARCHIVE_DIR": str(data_dir / "archive"),
             "PROKOPIM_CHAIN_KEY": local_chain_key(data_dir),
@@ -82,7 +90,7 @@ async def _up(demo: bool, exit_after_demo: bool, data_dir: Path) -> None:
             if not os.environ.get("WEBSITE_URL"):
                 env.update(sinks.enter_context(local_sinks(data_dir)))
                 typer.echo(f"website and mail stand-ins write under {data_dir}")
-            await _serve(env, data_dir, secret, demo, exit_after_demo, own_env)
+            await _serve(env, data_dir, secret, demo, exit_after_demo, own_env, infra.bus)
 
 
 async def _serve(
@@ -92,12 +100,17 @@ async def _serve(
     demo: bool,
     exit_after_demo: bool,
     own_env: dict[str, dict[str, str]],
+    bus: BusCredentials | None,
 ) -> None:
-    system = await asyncio.to_thread(start_system, env, data_dir / "logs", process_env=own_env)
+    system = await asyncio.to_thread(
+        start_system, env, data_dir / "logs", process_env=own_env, bus=bus
+    )
     try:
         for name in SERVICES:
             typer.echo(f"{name:<11} {system.urls[name]}  (OpenAPI: {system.urls[name]}/docs)")
         typer.echo(f"database    {env['DATABASE_URL']}\nnats        {env['NATS_URL']}")
+        if bus is not None:
+            typer.echo(f"            closed bus: users' passwords in {data_dir / PASSWORDS_FILE}")
         if demo:
             for city in DEMO_SOPS:
                 await _demo(city, system.urls, secret, env["DATABASE_URL"])

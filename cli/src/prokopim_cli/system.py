@@ -1,6 +1,8 @@
 """Start the whole system as separate processes: the relay and the five services.
 
 Used by `prokopim up` and by the end-to-end tests, so both run exactly the same thing.
+On the embedded (closed) bus each process connects as its own NATS user: the relay as
+`relay`, each service as itself (docs/security.md).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from prokopim_devstack.bus import BusCredentials
 
 SERVICES = ("intake", "scheduling", "production", "review", "publishing", "ledger")
 DEFAULT_PORTS = {name: 8001 + i for i, name in enumerate(SERVICES)}
@@ -75,21 +78,33 @@ def start_system(
     host: str = "127.0.0.1",
     ready_within: float = 60.0,
     process_env: Mapping[str, Mapping[str, str]] | None = None,
+    bus: BusCredentials | None = None,
 ) -> RunningSystem:
     """Start the relay and every service; return once all answer /readyz.
 
     `process_env` adds variables for one process only (by name: relay, intake, ...), such
-    as the DATABASE_URL of its own database role.
+    as the DATABASE_URL of its own database role. With `bus`, each process gets its own
+    NATS user's credentials (over any in `env`).
     """
     ports = ports or DEFAULT_PORTS
     own = process_env or {}
     system = RunningSystem(urls={name: f"http://{host}:{ports[name]}" for name in SERVICES})
     base_env = {**os.environ, **env}
+
+    def identity(user: str) -> dict[str, str]:
+        return bus.env(user) if bus is not None else {}
+
     try:
-        relay_env = {**base_env, **own.get("relay", {})}
+        relay_env = {**base_env, **own.get("relay", {}), **identity("relay")}
         start_process(system, "relay", [_executable("prokopim-relay")], relay_env, log_dir)
         for name in SERVICES:
-            service_env = {**base_env, **own.get(name, {}), "PORT": str(ports[name]), "HOST": host}
+            service_env = {
+                **base_env,
+                **own.get(name, {}),
+                **identity(name),
+                "PORT": str(ports[name]),
+                "HOST": host,
+            }
             start_process(system, name, [_executable(f"prokopim-{name}")], service_env, log_dir)
         wait_ready(system, ready_within)
     except BaseException:

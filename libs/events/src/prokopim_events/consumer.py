@@ -28,7 +28,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from . import telemetry
+from . import provenance, telemetry
 from .db import Connection
 from .envelope import StoredEvent
 from .metrics import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_DURATION, REDELIVERIES, Outcome
@@ -65,6 +65,7 @@ class ExactlyOnceConsumer:
         broker: NatsBroker,
         retry: RetryPolicy = RetryPolicy(),
         after_commit: Callable[[], None] | None = None,
+        inbox_prefix: str = "_INBOX",
     ) -> None:
         self.name = name
         self._pool = pool
@@ -73,6 +74,7 @@ class ExactlyOnceConsumer:
         self._broker = broker
         self._retry = retry
         self._after_commit = after_commit
+        self._inbox_prefix = inbox_prefix  # pulled batches arrive here: the user's own inbox
 
     def register(self, filter_subject: str | None = None) -> None:
         """Register the durable pull subscriber on the broker (before it starts)."""
@@ -91,6 +93,7 @@ class ExactlyOnceConsumer:
             config=config,
             pull_sub=PullSub(batch_size=64, timeout=1.0),
             ack_policy=AckPolicy.MANUAL,
+            inbox_prefix=f"{self._inbox_prefix}.".encode(),
             title=f"{self.name}",
             description=f"durable consumer {self.name}",
         )
@@ -112,6 +115,11 @@ class ExactlyOnceConsumer:
             event = StoredEvent.from_json(raw.data)
         except Exception as error:  # unparseable: retrying cannot help
             await self._dead_letter(raw.subject, raw.data, None, error, attempt)
+            await msg.ack()
+            return
+        if not await provenance.has_stored_twin(self._pool, event):  # never act on a forgery
+            forged = provenance.forged(self.name, raw.subject, event)
+            await self._dead_letter(raw.subject, raw.data, event, forged, attempt)
             await msg.ack()
             return
         if not telemetry.tracing_active():

@@ -10,12 +10,13 @@ from prometheus_client import start_http_server
 
 from .db import connect, create_pool
 from .migrations import backbone_migrations, migrate
-from .nats_connection import connect_nats
+from .nats_connection import connect_nats, nats_options
+from .provisioning import provision_bus
 from .relay import Relay
 from .settings import RelaySettings, load_settings
 from .store import EventStore
 from .telemetry import flush_tracing, setup_tracing
-from .topology import Topology, ensure_streams
+from .topology import Topology
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def serve_metrics(settings: RelaySettings) -> None:
 
 
 async def run(settings: RelaySettings) -> None:
-    """Migrate, ensure the streams, and relay until SIGTERM or SIGINT."""
+    """Migrate, provision the streams and durables, and relay until SIGTERM or SIGINT."""
     setup_tracing("prokopim-relay")
     serve_metrics(settings)
     conn = await connect(settings.database_url)
@@ -43,9 +44,12 @@ async def run(settings: RelaySettings) -> None:
     finally:
         await conn.close()
     topology = Topology(namespace=settings.prokopim_namespace)
-    nc = await connect_nats(settings.nats_url, settings.nats_connect_timeout_seconds)
+    nc = await connect_nats(
+        settings.nats_url, settings.nats_connect_timeout_seconds, nats_options(settings)
+    )
     js = nc.jetstream()
-    await ensure_streams(js, topology)
+    # The relay's user may create the streams and the services' durables, nothing else.
+    await provision_bus(js, topology)
     pool = await create_pool(settings.database_url, max_size=2)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

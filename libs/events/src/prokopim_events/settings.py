@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 S = TypeVar("S", bound=BaseSettings)
@@ -40,6 +41,28 @@ class BackboneSettings(BaseSettings):
         description="PostgreSQL DSN of the event store",
     )
     nats_url: str = Field(default="nats://127.0.0.1:4222")
+    # The bus is closed (docs/security.md): each process connects as its own NATS user.
+    nats_user: str = Field(default="", description="NATS_USER this process connects as")
+    nats_password: SecretStr = Field(
+        default=SecretStr(""), description="NATS_PASSWORD of NATS_USER"
+    )
+    nats_creds_file: Path | None = Field(
+        default=None, description="NATS_CREDS_FILE: a .creds file (JWT + nkey seed), no password"
+    )
+    nats_inbox_prefix: str = Field(
+        default="",
+        description="NATS_INBOX_PREFIX of replies; default _INBOX_<NATS_USER> (what the"
+        " generated permissions allow), _INBOX without a user",
+    )
+    nats_tls_ca_file: Path | None = Field(
+        default=None, description="NATS_TLS_CA_FILE: verify the server against this CA"
+    )
+    nats_tls_cert_file: Path | None = Field(
+        default=None, description="NATS_TLS_CERT_FILE: client certificate (mutual TLS)"
+    )
+    nats_tls_key_file: Path | None = Field(
+        default=None, description="NATS_TLS_KEY_FILE: key of NATS_TLS_CERT_FILE"
+    )
     nats_connect_timeout_seconds: float = Field(
         default=30.0,
         gt=0,

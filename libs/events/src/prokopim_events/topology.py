@@ -1,7 +1,9 @@
 """Where events live on NATS: the JetStream stream, subjects, and the dead-letter stream.
 
 A namespace prefixes every subject and stream name, so tests (or two installations on one
-NATS server) never share state.
+NATS server) never share state. Durable consumer names need no namespace (a durable belongs
+to its stream) but always carry the `prokopim-` prefix, so that an outside subscriber's
+durable can never be mistaken for, or take over, a service's (see docs/security.md).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 EVENT_ROOT = "prokopim"
+# The services that follow the event stream through a durable consumer (intake has none).
+CONSUMERS = ("scheduling", "production", "review", "publishing", "ledger")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,11 @@ class Topology:
     def dead_letter_subject(self, consumer: str) -> str:
         """Return the subject a consumer's poison messages are published on."""
         return f"{self._prefix()}deadletter.{EVENT_ROOT}.{consumer}"
+
+    @staticmethod
+    def durable(service: str) -> str:
+        """Return the durable consumer name of a service: `prokopim-<service>`."""
+        return f"{EVENT_ROOT}-{service}"
 
     @property
     def all_dead_letters(self) -> str:

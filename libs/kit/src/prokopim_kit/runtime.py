@@ -18,11 +18,12 @@ from prokopim_events.db import Connection, create_pool
 from prokopim_events.envelope import StoredEvent
 from prokopim_events.keys import ChainKeySettings
 from prokopim_events.migrations import Migration, backbone_migrations, migrate, migrations_done
-from prokopim_events.nats_connection import connect_nats
+from prokopim_events.nats_connection import broker_options, connect_nats, inbox_of, nats_options
+from prokopim_events.provisioning import await_durable
 from prokopim_events.settings import BackboneSettings, load_settings
 from prokopim_events.store import EventStore
 from prokopim_events.telemetry import flush_tracing
-from prokopim_events.topology import Topology, ensure_streams
+from prokopim_events.topology import Topology
 from prokopim_sop import SopCatalog, load_catalog
 from pydantic import Field
 
@@ -103,15 +104,22 @@ def create_service_app(
             async with pool.acquire() as conn:
                 await migrate(conn, all_migrations)
             topology = Topology(namespace=settings.prokopim_namespace)
-            nc = await connect_nats(settings.nats_url, settings.nats_connect_timeout_seconds)
-            try:
-                await ensure_streams(nc.jetstream(), topology)
+            nc = await connect_nats(
+                settings.nats_url, settings.nats_connect_timeout_seconds, nats_options(settings)
+            )
+            try:  # a service may not create its durable: the relay (or an operator) does
+                if on_event is not None:
+                    durable, within = topology.durable(name), settings.nats_connect_timeout_seconds
+                    await await_durable(nc.jetstream(), topology, durable, within)
             finally:
                 await nc.close()
             # On stop the broker fetches no more and waits up to graceful_timeout for the
             # handlers in flight; a message still unacked after that is redelivered.
             broker = NatsBroker(
-                settings.nats_url, logger=log, graceful_timeout=settings.shutdown_grace_seconds
+                settings.nats_url,
+                logger=log,
+                graceful_timeout=settings.shutdown_grace_seconds,
+                **broker_options(settings),
             )
             store = await EventStore.connect(
                 settings.database_url, max_size=5, chain_key=settings.chain_key()
@@ -160,19 +168,19 @@ def create_service_app(
 
 
 def _consume(runtime: Runtime, on_event: EventReaction) -> None:
-    """Register the service's durable consumer, `<namespace>-<service>`."""
+    """Register the service's durable consumer, `prokopim-<service>`, on its namespace's stream."""
 
     async def handle(event: StoredEvent, conn: Connection) -> None:
         await on_event(runtime, event, conn)
 
-    settings = runtime.settings
     ExactlyOnceConsumer(
-        name="-".join(filter(None, [settings.prokopim_namespace, runtime.name])),
+        name=runtime.topology.durable(runtime.name),
         pool=runtime.pool,
         handler=handle,
         topology=runtime.topology,
         broker=runtime.broker,
         after_commit=runtime.store.wake_relay,
+        inbox_prefix=inbox_of(runtime.settings),
     ).register()
 
 

