@@ -112,8 +112,9 @@ def test_services_share_one_environment_and_name_themselves(model: dict[str, Any
         assert env["NATS_URL"] == "nats://nats:4222"
         assert env["NATS_USER"] == name  # each process is its own NATS user
         assert env["NATS_PASSWORD"] == SECRETS[f"NATS_{name.upper()}_PASSWORD"]
-        assert env["DATABASE_URL"] == (
-            f"postgresql://prokopim:{SECRETS['POSTGRES_PASSWORD']}@postgres:5432/prokopim"
+        password = DB_ENV[f"PROKOPIM_DB_PASSWORD_{name.upper()}"]
+        assert env["DATABASE_URL"] == (  # each process is its own database role
+            f"postgresql://prokopim_{name}:{password}@postgres:5432/prokopim"
         )
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
         assert env["OTEL_SERVICE_NAME"] == f"prokopim-{name}"
@@ -249,7 +250,7 @@ def test_grafana_and_postgres_take_their_passwords_from_the_environment(
     grafana = model["services"]["grafana"]["environment"]
     assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == SECRETS["GRAFANA_ADMIN_PASSWORD"]
     postgres = model["services"]["postgres"]["environment"]
-    assert postgres["POSTGRES_PASSWORD"] == SECRETS["POSTGRES_PASSWORD"]
+    assert postgres["POSTGRES_PASSWORD"] == FULL_ENV["POSTGRES_PASSWORD"]
 
 
 def test_the_nats_configuration_is_the_generated_one_and_servers_accept_it(
