@@ -25,15 +25,17 @@ from prokopim_events.topology import Topology, ensure_streams
 from prokopim_sop import SopCatalog, load_catalog
 from pydantic import Field
 
+from . import text
 from .auth import AuthSettings
-from .errors import CommandRejected
-from .metrics import add_metrics, record_outcome
+from .limits import BodyLimitMiddleware, HttpSettings, uvicorn_options
+from .metrics import add_metrics
+from .problems import add_problem_handlers, document_problems
 from .telemetry import instrument_app
 
 log = logging.getLogger(__name__)
 
 
-class ServiceSettings(BackboneSettings, AuthSettings):
+class ServiceSettings(BackboneSettings, AuthSettings, HttpSettings, text.InputLimits):
     """Everything a service reads from its environment."""
 
     shutdown_grace_seconds: float = Field(
@@ -59,6 +61,7 @@ def serve(create_app: Callable[[SettingsT], FastAPI], settings_class: type[Setti
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        **uvicorn_options(settings),
     )
 
 
@@ -126,13 +129,12 @@ def create_service_app(
 
     app = FastAPI(title=f"prokopim {name}", description=description, lifespan=lifespan)
     app.state.auth = settings
+    text.configure(settings)
     app.include_router(router)
     add_metrics(app, name)
-
-    @app.exception_handler(CommandRejected)
-    async def rejected(request: Request, error: CommandRejected) -> JSONResponse:
-        record_outcome(request, error.code)
-        return JSONResponse(error.body(), status_code=error.status)
+    add_problem_handlers(app)
+    document_problems(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
