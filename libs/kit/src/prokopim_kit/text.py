@@ -129,30 +129,44 @@ def problem_in(text: str, *, multiline: bool) -> str | None:
 
 @dataclass(frozen=True)
 class Clean:
-    """Refuse NUL, lone surrogates and control characters (newline only if multiline)."""
+    """Refuse NUL, lone surrogates and control characters (newline only if multiline).
+
+    The text is checked as sent, before any stripping, so that what the documented pattern
+    refuses is refused; a multi-line text then has its CR LF and CR made LF.
+    """
 
     multiline: bool = False
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self._check, handler(source))
+        return core_schema.no_info_wrap_validator_function(self._check, handler(source))
 
-    def _check(self, value: str) -> str:
-        if self.multiline:
-            value = value.replace("\r\n", "\n")
-        problem = problem_in(value, multiline=self.multiline)
-        if problem is not None:
-            raise PydanticCustomError("unclean_text", "text {problem}", {"problem": problem})
-        return value
+    def _check(self, value: Any, inner: core_schema.ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(value, str):
+            sent = value.replace("\r", "\n") if self.multiline else value
+            problem = problem_in(sent, multiline=self.multiline)
+            if problem is not None:
+                raise PydanticCustomError("unclean_text", "text {problem}", {"problem": problem})
+        result = inner(value)
+        if self.multiline and isinstance(result, str):
+            result = result.replace("\r\n", "\n").replace("\r", "\n")
+        return result
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         json_schema = handler(schema)
-        newline = "" if self.multiline else "\\n"
-        json_schema["pattern"] = f"^[^\\u0000-\\u0008{newline}\\u000b-\\u001f\\u007f-\\u009f]*$"
+        json_schema["pattern"] = MULTILINE_PATTERN if self.multiline else LINE_PATTERN
         return json_schema
+
+
+LINE_PATTERN = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$"
+"""What one line of text may hold (JSON Schema, ECMA regex): no control characters but tab."""
+MULTILINE_PATTERN = (
+    "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$"
+)
+"""What multi-line text may hold: tab, LF and CR besides printable characters."""
 
 
 @dataclass(frozen=True)
@@ -164,11 +178,12 @@ class Bounded:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self._check, handler(source))
+        # checked on what was sent, before stripping: as the documented maxLength says
+        return core_schema.no_info_before_validator_function(self._check, handler(source))
 
     def _check(self, value: Any) -> Any:
         limit = _limits.limit(self.kind)
-        if len(value) > limit:
+        if isinstance(value, str | list | dict) and len(value) > limit:
             if isinstance(value, str):
                 raise PydanticCustomError(
                     "string_too_long",
@@ -203,14 +218,22 @@ def _sane_year(value: date) -> date:
     return value
 
 
+def _as_text(value: Any) -> Any:
+    # pydantic would read a number as seconds since 1970; the API documents ISO 8601 text
+    if isinstance(value, int | float):
+        raise PydanticCustomError("date_type", "give the date as ISO 8601 text (YYYY-MM-DD)")
+    return value
+
+
 @dataclass(frozen=True)
 class SaneYear:
-    """A date (or time) whose year lies within DATE_MIN_YEAR..DATE_MAX_YEAR."""
+    """A date (or time), given as ISO 8601 text, within DATE_MIN_YEAR..DATE_MAX_YEAR."""
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(_sane_year, handler(source))
+        checked = core_schema.no_info_after_validator_function(_sane_year, handler(source))
+        return core_schema.no_info_before_validator_function(_as_text, checked)
 
 
 _NON_BLANK = StringConstraints(strip_whitespace=True, min_length=1)
@@ -240,5 +263,5 @@ OfficeDateTime = Annotated[datetime, SaneYear()]
 """An instant within DATE_MIN_YEAR..DATE_MAX_YEAR."""
 
 
-ID_PATTERN = r"^[^\u0000-\u001f\u007f]+$"
+ID_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]+$"
 """An id in a path or query: any characters but control characters (NUL included)."""

@@ -9,7 +9,7 @@ from prokopim_events.contracts import Attachment, CaseFile, Draft
 from prokopim_kit.bodies import Files
 from prokopim_kit.text import Bounded, Inputs, Key, Note
 from prokopim_sop import Service, Sop, Step
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from .domain import EQUIPMENT_KINDS, CaseState
 
@@ -26,7 +26,7 @@ class EquipmentBody(BaseModel):
         {"checklist": {"video-recorder": True, "tripod": True, "mic": True, "lighting": False}}
     )
 
-    checklist: Annotated[dict[Key, bool], Bounded("items")] = Field(
+    checklist: Annotated[dict[Key, StrictBool], Bounded("items")] = Field(
         description="item id (the step's kelengkapan, e.g. tripod) -> ticked"
     )
 

@@ -21,7 +21,7 @@ from prokopim_kit.problems import problem_responses
 from prokopim_kit.runtime import Runtime, runtime_of
 from prokopim_kit.text import Inputs, Note
 from prokopim_sop import UnknownSop
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from . import service
 from .domain import DecideDraft, StaleDraft
@@ -51,12 +51,12 @@ class DecisionRequest(BaseModel):
     )
 
     decision: Literal["approve", "reject"]
-    draft_version: int = Field(
+    draft_version: StrictInt = Field(
         ge=1, le=1_000_000, description="the version of the draft being judged"
     )
     reason: Note | None = Field(default=None, description="why; required when rejecting")
     note: Note | None = Field(default=None, description="optional remark on an approval")
-    step: int | None = Field(
+    step: StrictInt | None = Field(
         default=None,
         ge=1,
         le=1_000,
