@@ -342,3 +342,13 @@ async def test_a_token_without_a_subject_or_role_is_401(
     assert response.headers["www-authenticate"].startswith(
         'Bearer realm="prokopim", error="invalid_token"'
     )
+
+
+@pytest.mark.parametrize("raw", [b"\xff\xfe(", b"{", b"\x80", b"[1, 2"])
+async def test_a_body_that_is_not_json_is_422_naming_the_body(stub: Client, raw: bytes) -> None:
+    response = await stub("review").post(
+        f"/cases/{CASE}/decisions",
+        content=raw,
+        headers={**bearer("koordinator-kpp"), "content-type": "application/json"},
+    )
+    assert refused_field(response) == ["body"]

@@ -100,6 +100,8 @@ def _field_problems(errors: Sequence[Any]) -> list[dict[str, str]]:
         loc = [str(part) for part in item.get("loc", ())]
         where = loc[0] if loc and loc[0] in {"body", "query", "path", "header", "cookie"} else ""
         path = loc[1:] if where else loc
+        if item.get("type") == "json_invalid":  # FastAPI gives the offset as the location
+            path = []
         dotted = ".".join(path) or where or "body"
         pointer = "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in path)
         message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
@@ -148,8 +150,15 @@ _HTTP_CODES = {
 }
 
 
+_UNPARSABLE = "There was an error parsing the body"  # FastAPI's words for a non-UTF-8 body
+
+
 async def _http(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400 and error.detail == _UNPARSABLE:
+        # one answer for every body that is not JSON, as FastAPI gives for a JSON syntax error
+        unreadable = {"loc": ("body",), "msg": "not JSON text (UTF-8)", "type": "json_invalid"}
+        return problem_response(request, validation_problem([unreadable]))
     code, title = _HTTP_CODES.get(error.status_code, (f"http_{error.status_code}", "Error"))
     detail = error.detail if isinstance(error.detail, str) else title
     problem = CommandRejected(detail)

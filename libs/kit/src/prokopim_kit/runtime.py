@@ -127,7 +127,13 @@ def create_service_app(
             app.state.runtime = runtime
             yield
 
-    app = FastAPI(title=f"prokopim {name}", description=description, lifespan=lifespan)
+    app = FastAPI(
+        title=f"prokopim {name}",
+        description=description,
+        lifespan=lifespan,
+        # operationId = the route's function name: what a generated client calls it
+        generate_unique_id_function=lambda route: route.name,
+    )
     app.state.auth = settings
     text.configure(settings)
     app.include_router(router)

@@ -29,14 +29,20 @@ RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 
 router = APIRouter(tags=["intake"])
 
+# OpenAPI links: where a new case can be followed (schemathesis's stateful tests use them)
+_CASE_ID = {"case_id": "$response.body#/case_id"}
+CASE_LINKS = {
+    "GetCase": {"operationId": "get_case", "parameters": _CASE_ID},
+    "GiveDisposition": {"operationId": "give_disposition", "parameters": _CASE_ID},
+}
+
 
 @router.post(
     "/cases",
     status_code=status.HTTP_201_CREATED,
     response_model=StepResult,
-    responses=problem_responses(
-        WrongRole, StepOutOfOrder, MissingInputs, InvalidCommand, body=True
-    ),
+    responses=problem_responses(WrongRole, StepOutOfOrder, MissingInputs, InvalidCommand, body=True)
+    | {201: {"links": CASE_LINKS}},
 )
 async def register_request(
     body: RegisterBody, actor: CurrentActor, runtime: RuntimeDep, response: Response

@@ -45,6 +45,12 @@ router = APIRouter()
 
 CASE_ERRORS = (WrongRole, UnknownCase, StepOutOfOrder, ConcurrentChange, MissingInputs)
 OUTLET_ERRORS = (NotAnOutletManager, ConcurrentChange)
+# OpenAPI links: what can be done with a new outlet (schemathesis's stateful tests use them)
+_OUTLET_ID = {"outlet_id": "$response.body#/outlet_id"}
+OUTLET_LINKS = {
+    "UpdateOutlet": {"operationId": "update_outlet", "parameters": _OUTLET_ID},
+    "DeactivateOutlet": {"operationId": "deactivate_outlet", "parameters": _OUTLET_ID},
+}
 
 
 @router.post(
@@ -107,7 +113,8 @@ async def get_case(case_id: UUID, actor: CurrentActor, runtime: RuntimeDep) -> C
     "/outlets",
     status_code=status.HTTP_201_CREATED,
     tags=["outlets"],
-    responses=problem_responses(*OUTLET_ERRORS, DuplicateOutletEmail, body=True),
+    responses=problem_responses(*OUTLET_ERRORS, DuplicateOutletEmail, body=True)
+    | {201: {"links": OUTLET_LINKS}},
 )
 async def register_outlet(
     body: OutletRequest,
