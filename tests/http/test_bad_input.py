@@ -352,3 +352,10 @@ async def test_a_body_that_is_not_json_is_422_naming_the_body(stub: Client, raw:
         headers={**bearer("koordinator-kpp"), "content-type": "application/json"},
     )
     assert refused_field(response) == ["body"]
+
+
+async def test_an_unknown_query_parameter_is_422_naming_it(stub: Client) -> None:
+    response = await stub("ledger").get("/audit?form=2026-01-01&to=2026-01-31", headers=LEDGER)
+    assert refused_field(response) == ["form"]
+    listed = await stub("publishing").get("/outlets?limit=5&include_inactiv=true", headers=LEDGER)
+    assert refused_field(listed) == ["include_inactiv"]

@@ -125,6 +125,37 @@ def validation_problem(errors: Sequence[Any]) -> InvalidRequest:
     return InvalidRequest(f"the request is invalid: {named}{more}", fields)
 
 
+def _query_names(dependant: Any) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def refuse_unknown_query(request: Request) -> None:
+    """FastAPI dependency: a query parameter the route does not declare is a 422 naming it.
+
+    As a body refuses unknown fields: `?form=2026-01-01` (for `from`) must not be ignored.
+    """
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = _query_names(dependant)
+    unknown = [name for name in request.query_params if name not in known]
+    if unknown:
+        raise validation_problem(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": "unknown query parameter",
+                    "type": "extra_forbidden",
+                }
+                for name in dict.fromkeys(unknown)
+            ]
+        )
+
+
 async def _rejected(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, CommandRejected)
     record_outcome(request, error.code)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from prokopim_events.consumer import ExactlyOnceConsumer
@@ -29,7 +29,7 @@ from . import text
 from .auth import AuthSettings
 from .limits import BodyLimitMiddleware, HttpSettings, uvicorn_options
 from .metrics import add_metrics
-from .problems import add_problem_handlers, document_problems
+from .problems import add_problem_handlers, document_problems, refuse_unknown_query
 from .telemetry import instrument_app
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,7 @@ def create_service_app(
         lifespan=lifespan,
         # operationId = the route's function name: what a generated client calls it
         generate_unique_id_function=lambda route: route.name,
+        dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.auth = settings
     text.configure(settings)
