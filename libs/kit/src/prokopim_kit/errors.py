@@ -196,9 +196,3 @@ class RequestTooLarge(CommandRejected):
         super().__init__(
             f"the request body exceeds {limit} bytes (MAX_BODY_BYTES)", limit_bytes=limit
         )
-
-
-class Overloaded(CommandRejected):
-    status = 503
-    code = "service_unavailable"
-    title = "The service is not ready or is at its connection limit; retry later"

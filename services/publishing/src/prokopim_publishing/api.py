@@ -16,7 +16,7 @@ from prokopim_kit.errors import (
     WrongRole,
 )
 from prokopim_kit.pagination import CursorParam, LimitParam, bad_cursor, decode_cursor, page_of
-from prokopim_kit.privacy import REDACTED_NOTE, redact_case
+from prokopim_kit.privacy import REDACTED_NOTE, redact_case, redact_requester
 from prokopim_kit.problems import problem_responses
 
 from . import outlets, service
@@ -106,7 +106,12 @@ async def get_case(case_id: UUID, actor: CurrentActor, runtime: RuntimeDep) -> C
     step = loaded.state.awaiting_step
     kind = loaded.sop.step(step).kind.value if step is not None else None
     view = CaseView.of(loaded.state, kind)
-    return view.model_copy(update={"case": redact_case(view.case, loaded.sop, actor.role)})
+    handover = view.handover
+    if handover is not None:
+        recipient = redact_requester(handover.recipient, loaded.sop, actor.role)
+        handover = handover.model_copy(update={"recipient": recipient})
+    case = redact_case(view.case, loaded.sop, actor.role)
+    return view.model_copy(update={"case": case, "handover": handover})
 
 
 @router.post(
