@@ -268,7 +268,7 @@ async def test_refused_commands_name_the_problem_and_write_no_event(harness: Har
 
     no_equipment = await refused("/recording", recording, PENATA)
     assert (no_equipment["status"], no_equipment["missing_inputs"]) == (422, BANDUNG_KIT)
-    assert "equipment prepared first" in no_equipment["message"]
+    assert "equipment prepared first" in no_equipment["detail"]
 
     partial = {**kit, "tripod": False}
     del partial["mic"]
@@ -286,7 +286,7 @@ async def test_refused_commands_name_the_problem_and_write_no_event(harness: Har
     )
 
     no_files = await refused("/recording", {"files": []}, PENATA)
-    assert no_files["status"] == 422 and no_files["detail"][0]["loc"] == ["body", "files"]
+    assert no_files["status"] == 422 and no_files["errors"][0]["field"] == "files"
 
     no_token = await h.client.post(f"{url}/equipment", json={"checklist": kit})
     assert no_token.status_code == 401

@@ -477,9 +477,10 @@ async def test_media_registry_rules(service: Harness) -> None:
     assert response.status_code == 409
 
     listed = (await service.client.get("/outlets", headers=service.auth("tim-liputan"))).json()
-    assert listed == [
+    assert listed["outlets"] == [
         {"outlet_id": a, "name": "Koran Kota", "email": "desk@koran.example", "active": False}
     ]
+    assert listed["next"] is None
     types = [e.type for e in await service.events("publishing-outlets")]
     assert types == [
         "prokopim.publishing.media-outlet-registered.v1",

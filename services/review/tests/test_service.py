@@ -281,7 +281,7 @@ async def test_refused_decisions_name_the_problem_and_store_nothing(review: Revi
 
     bad_body = await review.decide(case_id, "koordinator-kpp", {"decision": "maybe"})
     assert bad_body.status_code == 422
-    fields = {error["loc"][-1] for error in bad_body.json()["detail"]}
+    fields = {error["field"] for error in bad_body.json()["errors"]}
     assert fields == {"decision", "draft_version"}
     anonymous = await review.client.post(f"/cases/{case_id}/decision", json=approve(1))
     assert anonymous.status_code == 401

@@ -3,6 +3,11 @@
 The actor comes only from a verified JWT, never from a request body. Issuer, audience and
 key are configurable so an office's identity provider can issue the tokens; HS256 with a
 shared secret is the default, and a PEM public key switches verification to RS256.
+
+A token is refused (401, with `WWW-Authenticate: Bearer`, RFC 6750) when it is missing,
+badly signed, expired, of another issuer or audience, names no subject, or expires further
+ahead than JWT_MAX_LIFETIME_SECONDS; a valid token whose role no installed SOP has is
+refused with 403 on every route.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ import jwt.algorithms
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prokopim_events.envelope import Actor
+from prokopim_sop import SopCatalog
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings
 
-from .errors import Unauthenticated
+from .errors import Unauthenticated, UnknownRole
+from .text import problem_in
 
 _MIN_SECRET_LENGTH = 32
 _MIN_DISTINCT_CHARACTERS = 6
@@ -76,8 +83,17 @@ class AuthSettings(BaseSettings):
 
     jwt_secret: str | None = Field(default=None, description="HS256 shared secret")
     jwt_public_key: str | None = Field(default=None, description="RS256 public key (PEM)")
-    jwt_issuer: str = Field(default="prokopim", min_length=1)
-    jwt_audience: str = Field(default="prokopim", min_length=1)
+    jwt_issuer: str = Field(
+        default="prokopim", min_length=1, description="JWT_ISSUER: `iss` of this installation"
+    )
+    jwt_audience: str = Field(
+        default="prokopim", min_length=1, description="JWT_AUDIENCE: `aud` of this installation"
+    )
+    jwt_max_lifetime_seconds: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="JWT_MAX_LIFETIME_SECONDS: a token expiring further ahead is refused",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> AuthSettings:
@@ -140,14 +156,50 @@ def verify_token(settings: AuthSettings, token: str) -> Actor:
             options={"require": ["sub", "exp", "iss", "aud"]},
         )
     except jwt.PyJWTError as error:
-        raise Unauthenticated(f"invalid bearer token: {error}") from error
-    role = claims.get("role")
-    if not isinstance(role, str) or not role:
-        raise Unauthenticated("the bearer token carries no 'role' claim")
-    return Actor(id=str(claims["sub"]), role=role, name=claims.get("name"))
+        raise Unauthenticated(f"invalid bearer token: {error}", invalid_token=True) from error
+    subject, role, name = claims.get("sub"), claims.get("role"), claims.get("name")
+    if not isinstance(subject, str) or not subject.strip() or not _printable(subject):
+        raise Unauthenticated("the bearer token names no subject ('sub')", invalid_token=True)
+    if not isinstance(role, str) or not role or not _printable(role):
+        raise Unauthenticated("the bearer token carries no 'role' claim", invalid_token=True)
+    if name is not None and (not isinstance(name, str) or not _printable(name)):
+        raise Unauthenticated("the bearer token's 'name' is not text", invalid_token=True)
+    ahead = float(claims["exp"]) - datetime.now(UTC).timestamp()
+    if ahead > settings.jwt_max_lifetime_seconds:
+        raise Unauthenticated(
+            f"the bearer token expires {int(ahead)} s ahead, more than the"
+            f" {settings.jwt_max_lifetime_seconds} s allowed (JWT_MAX_LIFETIME_SECONDS)",
+            invalid_token=True,
+        )
+    return Actor(id=subject, role=role, name=name)
 
 
-_bearer = HTTPBearer(auto_error=False)
+def _printable(text: str) -> bool:
+    return len(text) <= 256 and problem_in(text, multiline=False) is None
+
+
+def installed_roles(catalog: SopCatalog) -> frozenset[str]:
+    """Return every role of every installed SOP version."""
+    return frozenset(
+        role.id
+        for sop_id in catalog.ids
+        for version in catalog.versions(sop_id)
+        for role in catalog.get(sop_id, version).roles
+    )
+
+
+def _known_roles(request: Request) -> frozenset[str] | None:
+    state = request.app.state
+    roles: frozenset[str] | None = getattr(state, "known_roles", None)
+    if roles is None:
+        runtime = getattr(state, "runtime", None)
+        if runtime is None:
+            return None
+        roles = state.known_roles = installed_roles(runtime.catalog)
+    return roles
+
+
+_bearer = HTTPBearer(auto_error=False, description="a JWT naming `sub` and an SOP `role`")
 
 
 def current_actor(
@@ -158,7 +210,11 @@ def current_actor(
     if credentials is None:
         raise Unauthenticated("a bearer token is required (Authorization: Bearer ...)")
     settings: AuthSettings = request.app.state.auth
-    return verify_token(settings, credentials.credentials)
+    actor = verify_token(settings, credentials.credentials)
+    roles = _known_roles(request)
+    if roles is not None and actor.role not in roles:
+        raise UnknownRole(actor.role)
+    return actor
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

@@ -1,13 +1,20 @@
 """Named errors a command can fail with, each mapped to one HTTP status.
 
 Every error names what the user must act on: the role required, the step the case is
-waiting for, the inputs missing. None of them writes an event.
+waiting for, the inputs missing. None of them writes an event. Each class carries what its
+RFC 9457 problem detail and its OpenAPI documentation need (`prokopim_kit.problems`):
+`status`, `code`, `title`, and an example of its detail and members.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
+
+
+def problem_type(code: str) -> str:
+    """Return the problem `type` URI of an error code."""
+    return f"urn:prokopim:problem:{code.replace('_', '-')}"
 
 
 class CommandRejected(Exception):
@@ -15,6 +22,9 @@ class CommandRejected(Exception):
 
     status = 400
     code = "rejected"
+    title = "Request refused"
+    example_detail: ClassVar[str] = ""
+    example_members: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -22,18 +32,58 @@ class CommandRejected(Exception):
         self.details = details
 
     def body(self) -> dict[str, Any]:
-        """Return the JSON error body."""
-        return {"error": self.code, "message": self.message, **self.details}
+        """Return the JSON error body (the members the problem detail extends with)."""
+        return {"error": self.code, "detail": self.message, **self.details}
+
+    def headers(self) -> dict[str, str] | None:
+        """Return the response headers this refusal needs, if any."""
+        return None
 
 
 class Unauthenticated(CommandRejected):
     status = 401
     code = "unauthenticated"
+    title = "Missing or invalid bearer token"
+    example_detail = "a bearer token is required (Authorization: Bearer ...)"
+
+    def __init__(self, message: str, *, invalid_token: bool = False) -> None:
+        super().__init__(message)
+        self.invalid_token = invalid_token
+
+    def headers(self) -> dict[str, str]:
+        """RFC 6750: every 401 says how to authenticate, and why a token was refused."""
+        challenge = 'Bearer realm="prokopim"'
+        if self.invalid_token:
+            # error_description allows printable ASCII except '"' and '\\'
+            reason = "".join(c for c in self.message if " " <= c <= "~" and c not in '"\\')
+            challenge += f', error="invalid_token", error_description="{reason}"'
+        return {"WWW-Authenticate": challenge}
+
+
+class UnknownRole(CommandRejected):
+    status = 403
+    code = "unknown_role"
+    title = "The token's role is in no installed SOP"
+    example_detail = "role 'tamu' is in no installed SOP"
+    example_members: ClassVar[dict[str, Any]] = {"actual_role": "tamu"}
+
+    def __init__(self, role: str) -> None:
+        super().__init__(
+            f"role {role!r} is in no installed SOP; ask for a token with an SOP role",
+            actual_role=role,
+        )
 
 
 class WrongRole(CommandRejected):
     status = 403
     code = "wrong_role"
+    title = "The step must be done by another role"
+    example_detail = "step 2 must be done by role 'ka-bagian', not 'pengadministrasi-umum'"
+    example_members: ClassVar[dict[str, Any]] = {
+        "step": 2,
+        "required_role": "ka-bagian",
+        "actual_role": "pengadministrasi-umum",
+    }
 
     def __init__(self, step: int, required_role: str, actual_role: str) -> None:
         super().__init__(
@@ -47,6 +97,8 @@ class WrongRole(CommandRejected):
 class UnknownCase(CommandRejected):
     status = 404
     code = "unknown_case"
+    title = "No such case here"
+    example_members: ClassVar[dict[str, Any]] = {"case_id": "3f0c2a4e-8d5b-4c1e-9a57-2b1f0e6d7c8a"}
 
     def __init__(self, case_id: object) -> None:
         super().__init__(f"case {case_id} is not known here", case_id=str(case_id))
@@ -55,6 +107,9 @@ class UnknownCase(CommandRejected):
 class StepOutOfOrder(CommandRejected):
     status = 409
     code = "step_out_of_order"
+    title = "The case is waiting for another step"
+    example_detail = "step 5 is out of order: the case is waiting for step 3"
+    example_members: ClassVar[dict[str, Any]] = {"attempted_step": 5, "awaiting_step": 3}
 
     def __init__(self, attempted: int | str | Sequence[int], awaiting: int | None) -> None:
         waiting = f"waiting for step {awaiting}" if awaiting else "not waiting for any step"
@@ -71,6 +126,8 @@ class StepOutOfOrder(CommandRejected):
 class ConcurrentChange(CommandRejected):
     status = 409
     code = "concurrent_change"
+    title = "Another command changed the case at the same time"
+    example_members: ClassVar[dict[str, Any]] = {"case_id": "3f0c2a4e-8d5b-4c1e-9a57-2b1f0e6d7c8a"}
 
     def __init__(self, case_id: object) -> None:
         super().__init__(
@@ -82,6 +139,9 @@ class ConcurrentChange(CommandRejected):
 class MissingInputs(CommandRejected):
     status = 422
     code = "missing_inputs"
+    title = "The step's required inputs (kelengkapan) are missing"
+    example_detail = "step 1 needs its required inputs (kelengkapan): script"
+    example_members: ClassVar[dict[str, Any]] = {"step": 1, "missing_inputs": ["script"]}
 
     def __init__(self, step: int, missing: list[str]) -> None:
         super().__init__(
@@ -94,6 +154,9 @@ class MissingInputs(CommandRejected):
 class InvalidCommand(CommandRejected):
     status = 422
     code = "invalid_command"
+    title = "The command breaks a rule of its step"
+    example_detail = "'to' (2026-01-01) is before 'from' (2026-06-30)"
+    example_members: ClassVar[dict[str, Any]] = {"field": "to"}
 
     def __init__(self, message: str, field: str) -> None:
         super().__init__(message, field=field)
@@ -104,6 +167,15 @@ class SopNotInstalled(CommandRejected):
 
     status = 409
     code = "sop_not_installed"
+    title = "The case's SOP version is not installed"
+    example_detail = (
+        "the case runs under SOP 'bdg-setda-010-2024' version '2023', which is not installed;"
+        " restore that definition to continue the case"
+    )
+    example_members: ClassVar[dict[str, Any]] = {
+        "sop_id": "bdg-setda-010-2024",
+        "sop_version": "2023",
+    }
 
     def __init__(self, sop_id: str, version: str) -> None:
         super().__init__(
@@ -111,4 +183,40 @@ class SopNotInstalled(CommandRejected):
             " restore that definition to continue the case",
             sop_id=sop_id,
             sop_version=version,
+        )
+
+
+class InvalidRequest(CommandRejected):
+    """A body, query or path parameter that does not validate; `errors` names each field."""
+
+    status = 422
+    code = "invalid_request"
+    title = "The request does not validate"
+    example_detail = "the request is invalid: requester.email: value is not a valid email address"
+    example_members: ClassVar[dict[str, Any]] = {
+        "errors": [
+            {
+                "field": "requester.email",
+                "location": "body",
+                "pointer": "/requester/email",
+                "detail": "value is not a valid email address",
+                "code": "value_error",
+            }
+        ]
+    }
+
+    def __init__(self, message: str, errors: list[dict[str, str]]) -> None:
+        super().__init__(message, errors=errors)
+
+
+class RequestTooLarge(CommandRejected):
+    status = 413
+    code = "request_too_large"
+    title = "Request body too large"
+    example_detail = "the request body exceeds 1048576 bytes (MAX_BODY_BYTES)"
+    example_members: ClassVar[dict[str, Any]] = {"limit_bytes": 1048576}
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the request body exceeds {limit} bytes (MAX_BODY_BYTES)", limit_bytes=limit
         )

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from prokopim_events.consumer import ExactlyOnceConsumer
@@ -27,15 +27,19 @@ from prokopim_events.topology import Topology
 from prokopim_sop import SopCatalog, load_catalog
 from pydantic import Field
 
+from . import text
 from .auth import AuthSettings
-from .errors import CommandRejected
-from .metrics import add_metrics, record_outcome
+from .limits import BodyLimitMiddleware, HttpSettings, uvicorn_options
+from .metrics import add_metrics
+from .problems import add_problem_handlers, document_problems, refuse_unknown_query
 from .telemetry import instrument_app
 
 log = logging.getLogger(__name__)
 
 
-class ServiceSettings(BackboneSettings, AuthSettings, ChainKeySettings):
+class ServiceSettings(
+    BackboneSettings, AuthSettings, ChainKeySettings, HttpSettings, text.InputLimits
+):
     """Everything a service reads from its environment."""
 
     shutdown_grace_seconds: float = Field(
@@ -61,6 +65,7 @@ def serve(create_app: Callable[[SettingsT], FastAPI], settings_class: type[Setti
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        **uvicorn_options(settings),
     )
 
 
@@ -135,15 +140,21 @@ def create_service_app(
             app.state.runtime = runtime
             yield
 
-    app = FastAPI(title=f"prokopim {name}", description=description, lifespan=lifespan)
+    app = FastAPI(
+        title=f"prokopim {name}",
+        description=description,
+        lifespan=lifespan,
+        # operationId = the route's function name: what a generated client calls it
+        generate_unique_id_function=lambda route: route.name,
+        dependencies=[Depends(refuse_unknown_query)],
+    )
     app.state.auth = settings
+    text.configure(settings)
     app.include_router(router)
     add_metrics(app, name)
-
-    @app.exception_handler(CommandRejected)
-    async def rejected(request: Request, error: CommandRejected) -> JSONResponse:
-        record_outcome(request, error.code)
-        return JSONResponse(error.body(), status_code=error.status)
+    add_problem_handlers(app)
+    document_problems(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

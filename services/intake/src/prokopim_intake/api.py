@@ -2,39 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response, status
-from prokopim_kit.auth import CurrentActor, current_actor
+from prokopim_kit.auth import CurrentActor
+from prokopim_kit.errors import (
+    ConcurrentChange,
+    InvalidCommand,
+    MissingInputs,
+    StepOutOfOrder,
+    UnknownCase,
+    WrongRole,
+)
+from prokopim_kit.privacy import REDACTED_NOTE, redact_case
+from prokopim_kit.problems import problem_responses
 from prokopim_kit.runtime import Runtime, runtime_of
+from prokopim_sop import UnknownSop
 
 from . import service
-from .domain import GiveDisposition, RegisterRequest
+from .schemas import DispositionBody, RegisterBody
 from .service import StepResult
 from .views import CaseView, case_view
 
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or invalid bearer token"},
-    403: {"description": "wrong_role: names the role the step requires"},
-    404: {"description": "unknown_case"},
-    409: {"description": "step_out_of_order or concurrent_change"},
-    422: {"description": "missing_inputs (names them), invalid_command or a body field"},
-}
-
 router = APIRouter(tags=["intake"])
+
+# OpenAPI links: where a new case can be followed (schemathesis's stateful tests use them)
+_CASE_ID = {"case_id": "$response.body#/case_id"}
+CASE_LINKS = {
+    "GetCase": {"operationId": "get_case", "parameters": _CASE_ID},
+    "GiveDisposition": {"operationId": "give_disposition", "parameters": _CASE_ID},
+}
 
 
 @router.post(
     "/cases",
     status_code=status.HTTP_201_CREATED,
     response_model=StepResult,
-    responses={k: v for k, v in _ERRORS.items() if k not in (404, 409)},
+    responses=problem_responses(WrongRole, StepOutOfOrder, MissingInputs, InvalidCommand, body=True)
+    | {201: {"links": CASE_LINKS}},
 )
 async def register_request(
-    body: RegisterRequest, actor: CurrentActor, runtime: RuntimeDep, response: Response
+    body: RegisterBody, actor: CurrentActor, runtime: RuntimeDep, response: Response
 ) -> StepResult:
     """Register a request letter: SOP step 1, by the step's role, with its inputs."""
     result = await service.register(runtime, actor, body)
@@ -42,9 +53,15 @@ async def register_request(
     return result
 
 
-@router.post("/cases/{case_id}/disposition", response_model=StepResult, responses=_ERRORS)
+@router.post(
+    "/cases/{case_id}/disposition",
+    response_model=StepResult,
+    responses=problem_responses(
+        WrongRole, UnknownCase, StepOutOfOrder, ConcurrentChange, MissingInputs, body=True
+    ),
+)
 async def give_disposition(
-    case_id: UUID, body: GiveDisposition, actor: CurrentActor, runtime: RuntimeDep
+    case_id: UUID, body: DispositionBody, actor: CurrentActor, runtime: RuntimeDep
 ) -> StepResult:
     """Give the disposition on a registered request (SOP step 2) and hand the case on."""
     return await service.give_disposition(runtime, actor, case_id, body)
@@ -53,10 +70,14 @@ async def give_disposition(
 @router.get(
     "/cases/{case_id}",
     response_model=CaseView,
-    responses={404: _ERRORS[404], 401: _ERRORS[401]},
-    # The case file holds the requester's contact details, so reading needs a token too.
-    dependencies=[Depends(current_actor)],
+    responses=problem_responses(UnknownCase),
+    description=REDACTED_NOTE,
 )
-async def get_case(case_id: UUID, runtime: RuntimeDep) -> CaseView:
+async def get_case(case_id: UUID, actor: CurrentActor, runtime: RuntimeDep) -> CaseView:
     """Return intake's view of a case: file, SOP, awaited step, history."""
-    return await case_view(runtime.store, runtime.catalog, case_id)
+    view = await case_view(runtime.store, runtime.catalog, case_id)
+    try:
+        sop = runtime.catalog.get(view.sop_id, view.sop_version)
+    except UnknownSop:
+        sop = None
+    return view.model_copy(update={"case": redact_case(view.case, sop, actor.role)})

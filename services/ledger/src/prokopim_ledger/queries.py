@@ -156,16 +156,38 @@ async def case_attempts(conn: Connection, case_id: UUID) -> tuple[Any, list[Atte
     return case, [attempt_from_row(r) for r in rows]
 
 
+AttemptKey = tuple[datetime, UUID, int, int]
+"""The order of attempts in a period: entered_at, case_id, step, attempt."""
+
+
+def attempt_key(a: Attempt) -> AttemptKey:
+    """Return where an attempt sorts in `step_attempts`."""
+    return (a.entered_at, a.case_id, a.step, a.attempt)
+
+
 async def step_attempts(
-    conn: Connection, sop_id: str, step: int | None, period: tuple[datetime, datetime]
+    conn: Connection,
+    sop_id: str,
+    step: int | None,
+    period: tuple[datetime, datetime],
+    *,
+    after: AttemptKey | None = None,
+    limit: int = 100_000,
 ) -> list[Attempt]:
-    """Return the attempts of an SOP (one step or all) entered within a period."""
+    """Return the attempts of an SOP (one step or all) entered within a period, the first
+    `limit` after `after`."""
+    start = after or (None, None, None, None)
     rows = await conn.fetch(
         "SELECT * FROM ledger_step_attempts WHERE sop_id = $1 AND ($2::int IS NULL OR step = $2)"
-        " AND entered_at >= $3 AND entered_at < $4 ORDER BY entered_at, case_id, step, attempt",
+        " AND entered_at >= $3 AND entered_at < $4"
+        " AND ($5::timestamptz IS NULL OR (entered_at, case_id, step, attempt)"
+        " > ($5::timestamptz, $6::uuid, $7::int, $8::int))"
+        " ORDER BY entered_at, case_id, step, attempt LIMIT $9",
         sop_id,
         step,
         *period,
+        *start,
+        limit,
     )
     return [attempt_from_row(r) for r in rows]
 

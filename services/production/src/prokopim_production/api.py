@@ -7,7 +7,17 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends
 from prokopim_events.contracts import DraftProduced, EquipmentPrepared, RecordingMade
-from prokopim_kit.auth import CurrentActor, current_actor
+from prokopim_kit.auth import CurrentActor
+from prokopim_kit.errors import (
+    ConcurrentChange,
+    InvalidCommand,
+    MissingInputs,
+    StepOutOfOrder,
+    UnknownCase,
+    WrongRole,
+)
+from prokopim_kit.privacy import REDACTED_NOTE, redact_case
+from prokopim_kit.problems import problem_responses
 from prokopim_kit.runtime import Runtime, runtime_of
 
 from .domain import MakeRecording, PrepareEquipment, ProduceDraft
@@ -29,23 +39,34 @@ RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 
 router = APIRouter(prefix="/cases", tags=["production"])
 
+COMMAND_ERRORS = problem_responses(
+    WrongRole,
+    UnknownCase,
+    StepOutOfOrder,
+    ConcurrentChange,
+    MissingInputs,
+    InvalidCommand,
+    body=True,
+)
+
 
 # Reads need a token too (any role): the case file names the requester and their contacts.
-@router.get("/{case_id}", dependencies=[Depends(current_actor)])
-async def get_case(case_id: UUID, runtime: RuntimeDep) -> CaseView:
+@router.get("/{case_id}", responses=problem_responses(UnknownCase), description=REDACTED_NOTE)
+async def get_case(case_id: UUID, actor: CurrentActor, runtime: RuntimeDep) -> CaseView:
     """Return production's view of a case: steps, equipment, recordings, drafts, rework."""
     loaded = await load_case(runtime, case_id)
-    return case_view(loaded.state, loaded.sop)
+    view = case_view(loaded.state, loaded.sop)
+    return view.model_copy(update={"case": redact_case(view.case, loaded.sop, actor.role)})
 
 
-@router.get("/{case_id}/equipment", dependencies=[Depends(current_actor)])
-async def get_equipment(case_id: UUID, runtime: RuntimeDep) -> EquipmentView:
+@router.get("/{case_id}/equipment", responses=problem_responses(UnknownCase))
+async def get_equipment(case_id: UUID, actor: CurrentActor, runtime: RuntimeDep) -> EquipmentView:
     """Return the awaited step's equipment checklist and what was ticked."""
     loaded = await load_case(runtime, case_id)
     return equipment_view(loaded.state, loaded.sop)
 
 
-@router.post("/{case_id}/equipment")
+@router.post("/{case_id}/equipment", responses=COMMAND_ERRORS)
 async def prepare_equipment(
     case_id: UUID, body: EquipmentBody, actor: CurrentActor, runtime: RuntimeDep
 ) -> EquipmentPreparedResponse:
@@ -62,7 +83,7 @@ async def prepare_equipment(
     )
 
 
-@router.post("/{case_id}/recording")
+@router.post("/{case_id}/recording", responses=COMMAND_ERRORS)
 async def make_recording(
     case_id: UUID, body: RecordingBody, actor: CurrentActor, runtime: RuntimeDep
 ) -> RecordingResponse:
@@ -80,7 +101,7 @@ async def make_recording(
     )
 
 
-@router.post("/{case_id}/drafts")
+@router.post("/{case_id}/drafts", responses=COMMAND_ERRORS)
 async def produce_draft(
     case_id: UUID, body: DraftBody, actor: CurrentActor, runtime: RuntimeDep
 ) -> DraftResponse:

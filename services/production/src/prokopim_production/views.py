@@ -2,33 +2,57 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
 from uuid import UUID
 
 from prokopim_events.contracts import Attachment, CaseFile, Draft
+from prokopim_kit.bodies import Files
+from prokopim_kit.text import Bounded, Inputs, Key, Note
 from prokopim_sop import Service, Sop, Step
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from .domain import EQUIPMENT_KINDS, CaseState
 
 
+def _body(example: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+
+
+FILES_EXAMPLE = [{"kind": "video", "ref": "doc://recordings/17/raw.mp4", "name": "raw.mp4"}]
+
+
 class EquipmentBody(BaseModel):
-    checklist: dict[str, bool] = Field(
+    model_config = _body(
+        {"checklist": {"video-recorder": True, "tripod": True, "mic": True, "lighting": False}}
+    )
+
+    checklist: Annotated[dict[Key, StrictBool], Bounded("items")] = Field(
         description="item id (the step's kelengkapan, e.g. tripod) -> ticked"
     )
 
 
 class RecordingBody(BaseModel):
-    files: list[Attachment] = Field(min_length=1)
-    inputs: dict[str, str] = Field(
+    model_config = _body({"files": FILES_EXAMPLE, "inputs": {"teleprompter": "doc://scripts/17"}})
+
+    files: Files
+    inputs: Inputs = Field(
         default_factory=dict,
         description="references or notes per kelengkapan; ticked equipment counts as given",
     )
 
 
 class DraftBody(BaseModel):
-    files: list[Attachment] = Field(min_length=1)
-    notes: str | None = None
-    inputs: dict[str, str] = Field(
+    model_config = _body(
+        {
+            "files": [{"kind": "video", "ref": "doc://drafts/17/v1.mp4", "name": "draft-v1.mp4"}],
+            "notes": "Potongan pertama, 2 menit",
+            "inputs": {"computer": "editing suite 2", "internet": "kantor"},
+        }
+    )
+
+    files: Files
+    notes: Note | None = None
+    inputs: Inputs = Field(
         default_factory=dict,
         description="a reference or note for every kelengkapan of the step"
         " (for a cover step, the ticked equipment counts as given)",

@@ -15,6 +15,7 @@ from prokopim_kit.errors import CommandRejected
 class NotAnOutletManager(CommandRejected):
     status = 403
     code = "wrong_role"
+    title = "Managing media outlets needs another role"
 
     def __init__(self, required_roles: Iterable[str], actual_role: str) -> None:
         roles = sorted(required_roles)
@@ -29,6 +30,7 @@ class NotAnOutletManager(CommandRejected):
 class UnknownOutlet(CommandRejected):
     status = 404
     code = "unknown_outlet"
+    title = "No such media outlet"
 
     def __init__(self, outlet_id: UUID) -> None:
         super().__init__(f"media outlet {outlet_id} is not registered", outlet_id=str(outlet_id))
@@ -37,6 +39,7 @@ class UnknownOutlet(CommandRejected):
 class DuplicateOutletEmail(CommandRejected):
     status = 409
     code = "duplicate_outlet_email"
+    title = "Another active outlet uses this e-mail address"
 
     def __init__(self, email: str, outlet_id: UUID) -> None:
         super().__init__(
@@ -49,6 +52,7 @@ class DuplicateOutletEmail(CommandRejected):
 class OutletInactive(CommandRejected):
     status = 409
     code = "outlet_inactive"
+    title = "The media outlet is already deactivated"
 
     def __init__(self, outlet_id: UUID) -> None:
         super().__init__(
@@ -59,6 +63,7 @@ class OutletInactive(CommandRejected):
 class AlreadyArchived(CommandRejected):
     status = 409
     code = "already_archived"
+    title = "The recording is already archived"
 
     def __init__(self, case_id: object, archive_name: str) -> None:
         super().__init__(
@@ -71,6 +76,7 @@ class AlreadyArchived(CommandRejected):
 class NoApprovedDraft(CommandRejected):
     status = 409
     code = "no_approved_draft"
+    title = "The case carries no approved draft"
 
     def __init__(self, case_id: object) -> None:
         super().__init__(
@@ -84,6 +90,7 @@ class IntegrationFailed(CommandRejected):
 
     status = 502
     code = "integration_failed"
+    title = "An outside system refused or did not answer"
 
     def __init__(self, integration: str, reason: str) -> None:
         super().__init__(

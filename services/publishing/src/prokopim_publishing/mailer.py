@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
@@ -16,6 +17,21 @@ from .registry import Outlet
 
 INTEGRATION = "email"
 Security = Literal["auto", "starttls", "tls", "none"]
+HEADER_TEXT_MAX = 200
+"""Characters of a subject or display name kept in a header (the rest is in the body)."""
+
+
+def header_text(value: str) -> str:
+    """Return `value` fit for a mail header: one line, no control characters, bounded.
+
+    A CR or LF in a header value would start another header (header injection), and the
+    email package refuses it outright; the title and outlet name come from users.
+    """
+    kept = "".join(" " if unicodedata.category(ch) in {"Cc", "Zl", "Zp"} else ch for ch in value)
+    one_line = " ".join(kept.split())
+    if len(one_line) > HEADER_TEXT_MAX:
+        one_line = one_line[: HEADER_TEXT_MAX - 1].rstrip() + "…"
+    return one_line
 
 
 def press_release_message(
@@ -24,8 +40,8 @@ def press_release_message(
     """Write the press release email to one outlet: text, the website link, the files."""
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = formataddr((outlet.name, outlet.email))
-    message["Subject"] = release.title
+    message["To"] = formataddr((header_text(outlet.name), header_text(outlet.email)))
+    message["Subject"] = header_text(release.title)
     message["Message-ID"] = make_msgid(domain="prokopim")
     message["X-Prokopim-Case"] = str(release.case_id)
     lines = [release.body, "", f"Berita lengkap / full story: {website_url}"]

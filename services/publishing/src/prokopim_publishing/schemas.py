@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from prokopim_events.contracts import (
@@ -12,34 +12,40 @@ from prokopim_events.contracts import (
     RecordingArchived,
     RecordingHandedOver,
 )
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from prokopim_kit.pagination import COUNT, NEXT
+from prokopim_kit.text import Body, Inputs, Line
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from .domain import CaseState
 from .registry import Outlet
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Inputs = Annotated[
-    dict[str, str],
-    Field(description="for each required input (kelengkapan) id of the step: a reference"),
-]
+
+def _body(example: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
 
 
 class HandOverRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _body({"inputs": {"computer": "laptop-02"}})
     inputs: Inputs
 
 
 class PublishRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _body(
+        {
+            "inputs": {"press-release": "doc://news/58", "photos": "doc://photos/58"},
+            "title": "Wali Kota Meresmikan Taman Kota",
+            "body": "Wali Kota Tangerang meresmikan taman kota baru pada Sabtu pagi.",
+        }
+    )
     inputs: Inputs
-    title: str | None = Field(default=None, description="defaults to the activity's name")
-    body: str | None = Field(default=None, description="defaults to the draft's notes")
+    title: Line | None = Field(default=None, description="defaults to the activity's name")
+    body: Body | None = Field(default=None, description="defaults to the draft's notes")
 
 
 class OutletRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Name
-    email: EmailStr
+    model_config = _body({"name": "Tangerang Ekspres", "email": "redaksi@tangerangekspres.example"})
+    name: Line
+    email: Annotated[EmailStr, Field(max_length=320)]
 
 
 class OutletView(BaseModel):
@@ -53,6 +59,14 @@ class OutletView(BaseModel):
         return cls(
             outlet_id=outlet.outlet_id, name=outlet.name, email=outlet.email, active=outlet.active
         )
+
+
+class OutletPage(BaseModel):
+    """Registered media outlets, by id."""
+
+    outlets: list[OutletView]
+    count: int = COUNT
+    next: str | None = NEXT
 
 
 class SopRef(BaseModel):
