@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 import time
-import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -128,14 +127,11 @@ async def relay_checkpoint(pool: asyncpg.Pool) -> Checkpoint:
 
 
 async def lock_holder(pool: asyncpg.Pool) -> str | None:
-    """The application name of the session holding the relay's advisory lock, if any."""
-    key = zlib.crc32(f"prokopim.relay.{RELAY_NAME}".encode())  # a bigint key below 2**32
+    """The application name of the session holding the relay's unexpired lease, if any."""
     holder: str | None = await pool.fetchval(
-        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-        " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0"
-        "   AND l.objid::text::bigint = $1"
-        "   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-        key,
+        "SELECT a.application_name FROM relay_leases l JOIN pg_stat_activity a"
+        " ON a.pid = l.backend_pid WHERE l.relay_name = $1 AND l.expires_at > now()",
+        RELAY_NAME,
     )
     return holder
 
@@ -261,7 +257,7 @@ async def test_a_standby_relay_stays_passive_then_takes_over_when_the_leader_die
     async def standby_tried_the_lock() -> bool:
         tried: bool = await pool.fetchval(
             "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'relay-b'"
-            " AND query LIKE '%pg_try_advisory_lock%')"
+            " AND query LIKE '%INSERT INTO relay_leases%')"
         )
         return tried
 
