@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -13,11 +14,13 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
-from prokopim_events.consumer import ExactlyOnceConsumer
+from nats.js.api import ConsumerConfig
+from prokopim_events.consumer import ExactlyOnceConsumer, RetryPolicy
 from prokopim_events.db import Connection, create_pool
 from prokopim_events.envelope import StoredEvent
 from prokopim_events.migrations import Migration, backbone_migrations, migrate, migrations_done
-from prokopim_events.nats_connection import connect_nats
+from prokopim_events.nats_connection import connect_nats, reconnect_options
+from prokopim_events.pull_guard import ConsumerKeeper, guard_pull_loops
 from prokopim_events.settings import BackboneSettings, load_settings
 from prokopim_events.store import EventStore
 from prokopim_events.telemetry import flush_tracing
@@ -29,6 +32,7 @@ from .auth import AuthSettings
 from .errors import CommandRejected
 from .metrics import add_metrics, record_outcome
 from .telemetry import instrument_app
+from .unavailable import add_unavailable_handlers
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,52 @@ class ServiceSettings(BackboneSettings, AuthSettings):
     host: str = Field(default="127.0.0.1", description="HOST the HTTP API listens on")
     # each service sets its own default (intake 8001 ... ledger 8006)
     port: int = Field(default=8000, ge=1, le=65535, description="PORT of the HTTP API")
+    # PostgreSQL connections of one service process: at most DATABASE_POOL_SIZE +
+    # STORE_POOL_SIZE (docs/operations.md, "Connections", gives the whole formula).
+    database_pool_size: int = Field(
+        default=6,
+        ge=1,
+        le=200,
+        description="DATABASE_POOL_SIZE: connections for handlers and queries (per process)",
+    )
+    store_pool_size: int = Field(
+        default=4,
+        ge=1,
+        le=200,
+        description="STORE_POOL_SIZE: connections of the event store's appends (per process)",
+    )
+    retry_after_seconds: int = Field(
+        default=5,
+        ge=1,
+        description="RETRY_AFTER_SECONDS: Retry-After of a 503 when the database is away",
+    )
+    readiness_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="READINESS_TIMEOUT_SECONDS: /readyz gives up on the database after this",
+    )
+    consumer_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="CONSUMER_MAX_ATTEMPTS: attempts at an error no retry can fix before the"
+        " message is dead-lettered (unavailability and timeouts are retried without limit)",
+    )
+    consumer_retry_base_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="CONSUMER_RETRY_BASE_SECONDS: first wait before retrying a transient failure",
+    )
+    consumer_retry_cap_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="CONSUMER_RETRY_CAP_SECONDS: longest wait between retries (doubling, jittered)",
+    )
+    consumer_check_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="CONSUMER_CHECK_SECONDS: how often a durable consumer deleted under the"
+        " service (stream rebuilt) is looked for and recreated",
+    )
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
@@ -97,12 +147,20 @@ def create_service_app(
         # Each resource is released in reverse order, also when a later step of startup fails.
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(flush_tracing)
-            pool = await create_pool(settings.database_url, max_size=10)
+            pool = await create_pool(settings.database_url, max_size=settings.database_pool_size)
             stack.push_async_callback(pool.close)
             async with pool.acquire() as conn:
                 await migrate(conn, all_migrations)
             topology = Topology(namespace=settings.prokopim_namespace)
-            nc = await connect_nats(settings.nats_url, settings.nats_connect_timeout_seconds)
+            reconnect = reconnect_options(
+                settings.nats_reconnect_wait_seconds, settings.nats_ping_interval_seconds
+            )
+            nc = await connect_nats(
+                settings.nats_url,
+                settings.nats_connect_timeout_seconds,
+                reconnect_wait=settings.nats_reconnect_wait_seconds,
+                ping_interval=settings.nats_ping_interval_seconds,
+            )
             try:
                 await ensure_streams(nc.jetstream(), topology)
             finally:
@@ -110,15 +168,20 @@ def create_service_app(
             # On stop the broker fetches no more and waits up to graceful_timeout for the
             # handlers in flight; a message still unacked after that is redelivered.
             broker = NatsBroker(
-                settings.nats_url, logger=log, graceful_timeout=settings.shutdown_grace_seconds
+                settings.nats_url,
+                logger=log,
+                graceful_timeout=settings.shutdown_grace_seconds,
+                **reconnect,
             )
-            store = await EventStore.connect(settings.database_url, max_size=5)
+            store = await EventStore.connect(
+                settings.database_url, max_size=settings.store_pool_size
+            )
             stack.push_async_callback(store.close)
             runtime = Runtime(name, settings, pool, store, broker, topology, load_catalog())
-            if on_event is not None:
-                _consume(runtime, on_event)
+            consumers = [_consume(runtime, on_event)] if on_event is not None else []
             stack.push_async_callback(broker.stop)
             await broker.start()
+            await _keep_consumers(stack, runtime, consumers)
             if on_startup is not None:
                 await on_startup(runtime)
             app.state.runtime = runtime
@@ -128,6 +191,7 @@ def create_service_app(
     app.state.auth = settings
     app.include_router(router)
     add_metrics(app, name)
+    add_unavailable_handlers(app, settings.retry_after_seconds)
 
     @app.exception_handler(CommandRejected)
     async def rejected(request: Request, error: CommandRejected) -> JSONResponse:
@@ -143,10 +207,12 @@ def create_service_app(
         runtime: Runtime | None = getattr(request.app.state, "runtime", None)
         checks = {"database": False, "migrations": False, "nats": False}
         if runtime is not None:
+            # Bounded: a database that stopped answering must not hang the probe.
             with contextlib.suppress(Exception):
-                async with runtime.pool.acquire() as conn:
-                    checks["database"] = await conn.fetchval("SELECT true")
-                    checks["migrations"] = await migrations_done(conn, all_migrations)
+                async with asyncio.timeout(settings.readiness_timeout_seconds):
+                    async with runtime.pool.acquire() as conn:
+                        checks["database"] = await conn.fetchval("SELECT true")
+                        checks["migrations"] = await migrations_done(conn, all_migrations)
             state = runtime.broker.config.connection_state
             checks["nats"] = bool(state) and state.connection.is_connected
         ready = all(checks.values())
@@ -156,19 +222,48 @@ def create_service_app(
     return app
 
 
-def _consume(runtime: Runtime, on_event: EventReaction) -> None:
+async def _keep_consumers(
+    stack: contextlib.AsyncExitStack, runtime: Runtime, consumers: list[ConsumerConfig]
+) -> None:
+    """Guard the pull loops and keep the durable consumers existing while the app runs."""
+    settings = runtime.settings
+    guard_pull_loops(runtime.broker, settings.nats_reconnect_wait_seconds)
+    if not consumers:
+        return
+    js = runtime.broker.config.connection_state.connection.jetstream()
+    keeper = ConsumerKeeper(
+        js, runtime.topology, consumers, interval=settings.consumer_check_seconds
+    )
+    await keeper.apply()
+    stop = asyncio.Event()
+    task = asyncio.create_task(keeper.run(stop))
+
+    async def stop_keeper() -> None:
+        stop.set()
+        await task
+
+    stack.push_async_callback(stop_keeper)
+
+
+def _consume(runtime: Runtime, on_event: EventReaction) -> ConsumerConfig:
     """Register the service's durable consumer, `<namespace>-<service>`."""
 
     async def handle(event: StoredEvent, conn: Connection) -> None:
         await on_event(runtime, event, conn)
 
     settings = runtime.settings
-    ExactlyOnceConsumer(
+    retry = RetryPolicy(
+        max_deliver=settings.consumer_max_attempts,
+        transient_base=settings.consumer_retry_base_seconds,
+        transient_cap=settings.consumer_retry_cap_seconds,
+    )
+    return ExactlyOnceConsumer(
         name="-".join(filter(None, [settings.prokopim_namespace, runtime.name])),
         pool=runtime.pool,
         handler=handle,
         topology=runtime.topology,
         broker=runtime.broker,
+        retry=retry,
         after_commit=runtime.store.wake_relay,
     ).register()
 
