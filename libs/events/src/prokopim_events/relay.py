@@ -63,6 +63,7 @@ class _Batch:
 
     sequence: int
     refused: list[Refused]
+    lowest_new: int = 0  # the lowest sequence the stream gave a message new to it
 
 
 class Relay:
@@ -126,6 +127,8 @@ class Relay:
                 # Unacked publishes: give up the lease, then re-publish from the checkpoint.
                 log.warning("relay %s could not publish", self.name, exc_info=True)
             finally:
+                if self.is_leader.is_set():
+                    log.info("relay %s is no longer active", self.name)
                 self.is_leader.clear()
                 RELAY_LEADER.set(0)
                 if conn is not None:
@@ -177,6 +180,16 @@ class Relay:
                 except BaseException:
                     RELAY_LAG.set(await relay_state.lag(conn, checkpoint))
                     raise
+                if 0 < batch.lowest_new <= mark.sequence:
+                    # The stream handed out a sequence it had given before: it lost events
+                    # (recreated, or restarted with an older store) before this batch.
+                    checkpoint, mark = await self._stream_lost(
+                        conn, batch.lowest_new - 1, mark, "lost messages"
+                    )
+                    await relay_state.save(conn, self.name, token, checkpoint, mark, batch.refused)
+                    lease.renewed_now()
+                    checked = time.monotonic()
+                    continue
                 mark = StreamMark(mark.created, max(mark.sequence, batch.sequence))
                 await relay_state.save(conn, self.name, token, page.checkpoint, mark, batch.refused)
                 lease.renewed_now()  # the save checked the lease in the database
@@ -214,24 +227,35 @@ class Relay:
             )
             await ensure_streams(self._js, self._topology)
             info = await self._js.stream_info(self._topology.stream)
-        now = StreamMark(info.created, info.state.last_seq)
         recreated = mark.created is not None and not _same_instant(mark.created, info.created)
         behind = info.state.last_seq < mark.sequence
         if not (recreated or behind):
-            return checkpoint, StreamMark(info.created, max(mark.sequence, now.sequence))
-        resume = await self._resume_point(conn, info.state.last_seq)
+            return checkpoint, StreamMark(info.created, max(mark.sequence, info.state.last_seq))
+        # Recreated: nothing the stream holds predates the loss. Behind: it holds a prefix.
+        kept = 0 if recreated else info.state.last_seq
+        return await self._stream_lost(
+            conn, kept, mark, "was recreated" if recreated else "lost messages"
+        )
+
+    async def _stream_lost(
+        self, conn: asyncpg.Connection, kept: int, mark: StreamMark, what: str
+    ) -> tuple[Checkpoint, StreamMark]:
+        """Rewind to just after the stream's message `kept` (0: to the start)."""
+        resume = await self._resume_point(conn, kept)
+        info = await self._js.stream_info(self._topology.stream)
         log.warning(
-            "relay %s: stream %s %s (last sequence %d, relay saw %d): re-publishing after"
-            " position %d",
+            "relay %s: stream %s %s (it holds %d messages up to sequence %d, the relay had"
+            " seen %d): re-publishing from the store after position %d",
             self.name,
             self._topology.stream,
-            "was recreated" if recreated else "lost messages",
+            what,
+            info.state.messages,
             info.state.last_seq,
             mark.sequence,
             resume.global_position,
         )
         RELAY_REPUBLISHES.inc()
-        return resume, now
+        return resume, StreamMark(info.created, info.state.last_seq)
 
     async def _resume_point(self, conn: asyncpg.Connection, last_seq: int) -> Checkpoint:
         """The checkpoint after the last event the stream still holds (the start if none)."""
@@ -287,10 +311,12 @@ class Relay:
                 asyncio.gather(*(f for _, f in pending), return_exceptions=True),
                 self._ack_timeout,
             )
-            sequence = 0
+            sequence, lowest_new = 0, 0
             for (event, _), result in zip(pending, results, strict=True):
                 if isinstance(result, PubAck):
                     sequence = max(sequence, result.seq)
+                    if not result.duplicate:
+                        lowest_new = min(lowest_new or result.seq, result.seq)
                 elif _refused_for_good(result):
                     refused.append(_refused(event, f"{type(result).__name__}: {result}"))
                 else:
@@ -311,7 +337,7 @@ class Relay:
                 item.global_position,
                 item.error,
             )
-        return _Batch(sequence, refused)
+        return _Batch(sequence, refused, lowest_new)
 
     async def _report_lag(self) -> None:
         """Set the lag gauge from the stored checkpoint, whatever state the relay is in."""
