@@ -292,8 +292,9 @@ async def _wipe_jetstream(rig: Rig, wave: Wave) -> None:
 async def _stop_nats(rig: Rig, wave: Wave) -> None:
     await asyncio.sleep(1.0)
     await asyncio.to_thread(rig.nats.stop)
-    leader = await rig.leader()
     started = time.monotonic()
+    cpu_before = {name: _cpu_seconds(p.pid) for name, p in rig.running.processes.items()}
+    leader = await rig.leader()
     async with httpx.AsyncClient(timeout=2.0) as http:
         # Cases go on registering (PostgreSQL is up): the lag must show them.
         await eventually(lambda: _lag_above(rig, leader, 0), "the relay lag shows the backlog", 30)
@@ -306,13 +307,26 @@ async def _stop_nats(rig: Rig, wave: Wave) -> None:
             for name, process in rig.running.processes.items():
                 assert process.poll() is None, f"{name} died:\n{rig.running.log_tail(name)}"
             await asyncio.sleep(min(5.0, NATS_OUTAGE / 4))
+        cpu = {name: _cpu_seconds(p.pid) for name, p in rig.running.processes.items()}
+        spent = time.monotonic() - started
         await asyncio.to_thread(rig.nats.start)
+        # A busy loop (FastStream's pull loop on a closed connection) burns a whole core.
+        assert all(cpu[name] - cpu_before[name] < spent / 2 for name in cpu), (
+            f"CPU seconds in {spent:.0f} s without NATS: "
+            f"{ {name: round(cpu[name] - cpu_before[name], 1) for name in cpu} }"
+        )
 
         async def all_ready() -> bool:
             answers = [await http.get(f"{url}/readyz") for url in rig.running.urls.values()]
             return all(a.status_code == 200 for a in answers)
 
         await eventually(all_ready, "every service is ready again on its own", 60)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _lag_above(rig: Rig, relay: str, value: float) -> bool:
