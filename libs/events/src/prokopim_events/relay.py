@@ -121,11 +121,18 @@ class Relay:
             except LeaseLost as lost:
                 log.warning("relay %s stepped down: %s", self.name, lost)
                 token = None  # not ours to release any more
+            # TimeoutError first: it is an OSError too, and no sign of a lost database.
+            except TimeoutError:
+                # Unacked publishes (or a silent database): give up the lease, then
+                # re-publish from the checkpoint.
+                log.warning("relay %s timed out", self.name, exc_info=True)
+            except nats.errors.Error:
+                log.warning("relay %s could not publish", self.name, exc_info=True)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 log.warning("relay %s lost its database connection", self.name, exc_info=True)
-            except (nats.errors.Error, TimeoutError):
-                # Unacked publishes: give up the lease, then re-publish from the checkpoint.
-                log.warning("relay %s could not publish", self.name, exc_info=True)
+            except Exception:
+                # Whatever it was, a relay that exits stops every hand-over: stand by, retry.
+                log.exception("relay %s failed; standing by and trying again", self.name)
             finally:
                 if self.is_leader.is_set():
                     log.info("relay %s is no longer active", self.name)
