@@ -357,10 +357,18 @@ async def _cut_postgres(rig: Rig, wave: Wave) -> None:
         while time.monotonic() - started < PG_OUTAGE:
             for name, url in rig.running.urls.items():
                 assert (await http.get(f"{url}/healthz")).status_code == 200, name
+                ready = await http.get(f"{url}/readyz")
+                assert ready.status_code == 503, f"{name} ready without PostgreSQL"
             for name, process in rig.running.processes.items():
                 assert process.poll() is None, f"{name} died:\n{rig.running.log_tail(name)}"
             await asyncio.sleep(min(5.0, PG_OUTAGE / 4))
-    await rig.proxy.start()
+        await rig.proxy.start()
+
+        async def all_ready() -> bool:
+            answers = [await http.get(f"{url}/readyz") for url in rig.running.urls.values()]
+            return all(a.status_code == 200 for a in answers)
+
+        await eventually(all_ready, "every service is ready again on its own", 60)
 
 
 async def _oversized_event(rig: Rig, conn: asyncpg.Connection, wave: Wave) -> None:

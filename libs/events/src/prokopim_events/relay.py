@@ -114,7 +114,17 @@ class Relay:
             conn: asyncpg.Connection | None = None
             token: int | None = None
             try:
-                conn = await asyncpg.connect(self._dsn, timeout=self._lease_seconds)
+                conn = await asyncpg.connect(
+                    self._dsn,
+                    timeout=self._lease_seconds,
+                    # A relay stopped inside its checkpoint transaction would hold the lease
+                    # row's lock (and the store's read horizon) for ever: the server ends
+                    # such a session after the lease time, and a standby never waits long.
+                    server_settings={
+                        "idle_in_transaction_session_timeout": str(int(self._lease_seconds * 1000)),
+                        "lock_timeout": str(int(self._lease_seconds * 1000)),
+                    },
+                )
                 token = await self._acquire(conn, stop)
                 if token is not None:
                     await self._lead(conn, token, stop)
