@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,6 +17,7 @@ from nats.js import JetStreamContext
 from prokopim_events.consumer import ExactlyOnceConsumer, RetryPolicy
 from prokopim_events.db import Connection
 from prokopim_events.envelope import NewEvent, StoredEvent
+from prokopim_events.pull_guard import guard_pull_loops
 from prokopim_events.store import EventStore
 from prokopim_events.topology import Topology
 
@@ -329,3 +332,25 @@ async def test_a_dead_letter_that_cannot_be_recorded_is_retried_not_dropped(
     row = await effects.fetchrow("SELECT consumer, event_id FROM dead_letters")
     assert row is not None and tuple(row) == (name, poison.event_id)
     assert await effect_count(effects, name) == {}
+
+
+async def test_a_pull_loop_whose_connection_closed_pauses_instead_of_spinning(
+    effects: asyncpg.Pool, nats_url: str, nats_client: NatsClient, topology: Topology
+) -> None:
+    broker = NatsBroker(nats_url)  # its own: stopping it after the close would fail
+    name = f"closed-{uuid.uuid4().hex[:8]}"
+    handler = recording_handler(name, Counter(), lambda *_: False)
+    ExactlyOnceConsumer(
+        name=name, pool=effects, handler=handler, topology=topology, broker=broker
+    ).register()
+    await broker.start()
+    assert guard_pull_loops(broker, pause=0.2) == 1
+    # Closed for good under the subscriber: FastStream's loop swallows ConnectionClosedError
+    # and fetches again at once, never yielding: 100 % CPU and an event loop that answers
+    # nothing else (the old code hangs right here).
+    await broker.config.connection_state.connection.close()
+    cpu_before, wall_before = time.process_time(), time.monotonic()
+    await asyncio.sleep(2.0)
+
+    cpu = time.process_time() - cpu_before
+    assert cpu < (time.monotonic() - wall_before) / 4, f"{cpu:.2f} s CPU in a closed pull loop"

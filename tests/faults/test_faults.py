@@ -295,7 +295,7 @@ async def _stop_nats(rig: Rig, wave: Wave) -> None:
     started = time.monotonic()
     cpu_before = {name: _cpu_seconds(p.pid) for name, p in rig.running.processes.items()}
     leader = await rig.leader()
-    async with httpx.AsyncClient(timeout=2.0) as http:
+    async with httpx.AsyncClient(timeout=10.0) as http:
         # Cases go on registering (PostgreSQL is up): the lag must show them.
         await eventually(lambda: _lag_above(rig, leader, 0), "the relay lag shows the backlog", 30)
         while time.monotonic() - started < NATS_OUTAGE:
