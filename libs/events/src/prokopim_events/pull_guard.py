@@ -58,6 +58,8 @@ def _guarded(
             return await fetch(*args, **kwargs)
         except (nats.errors.TimeoutError, asyncio.CancelledError):
             raise
+        except TimeoutError:  # a plain one (a flush during a reconnect): nothing fetched
+            raise nats.errors.TimeoutError from None
         except Exception as error:
             log.warning(
                 "pull fetch failed (%s: %s); pausing %.1f s", type(error).__name__, error, pause

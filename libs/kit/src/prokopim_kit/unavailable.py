@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prokopim_events.failures import TRANSIENT_TYPES, Failure, classify
@@ -16,6 +17,9 @@ from prokopim_events.failures import TRANSIENT_TYPES, Failure, classify
 from .metrics import record_outcome
 
 log = logging.getLogger(__name__)
+
+# Failures that can strike after the database received the statement.
+_MIDWAY = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, TimeoutError)
 
 PROBLEM_TYPE = "https://prokopim.example/problems/service-unavailable"
 _TITLES = {
@@ -30,11 +34,17 @@ def unavailable_response(error: BaseException, retry_after: int) -> JSONResponse
     kind = classify(error)
     if not kind.transient:
         return None
+    if isinstance(error, _MIDWAY):
+        # The connection broke while a statement (perhaps the COMMIT) was on its way: the
+        # command may have taken effect. Say so rather than invite a blind repeat.
+        outcome = "the command may or may not have taken effect: read the case first"
+    else:
+        outcome = "nothing was changed"
     body = {
         "type": PROBLEM_TYPE,
         "title": _TITLES[kind],
         "status": 503,
-        "detail": f"{type(error).__name__}: nothing was changed; try again in {retry_after} s",
+        "detail": f"{type(error).__name__}: {outcome}; try again in {retry_after} s",
     }
     return JSONResponse(
         body,
