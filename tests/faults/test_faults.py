@@ -232,7 +232,11 @@ async def test_every_case_completes_exactly_once_through_every_fault(
         ports = {name: free_port() for name in SERVICES}
         log_dir = tmp_path / "logs"
         running = await asyncio.to_thread(
-            start_system, {**env, "METRICS_PORT": str(relay_metrics["relay"])}, log_dir, ports=ports
+            start_system,
+            {**env, "METRICS_PORT": str(relay_metrics["relay"])},
+            log_dir,
+            ports=ports,
+            ready_within=180,  # a loaded CI machine starts six services slowly
         )
         rig = Rig(
             running, env, log_dir, database_url, nats_server, pg_proxy, topology, relay_metrics
