@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
 import nats
 from nats.aio.client import Client
+
+log = logging.getLogger(__name__)
 
 
 class NatsUnreachable(RuntimeError):
@@ -23,6 +26,7 @@ def reconnect_options(reconnect_wait: float = 2.0, ping_interval: float = 20.0) 
     server that stopped answering without closing the socket (nats-py's default: 120 s).
     """
     return {
+        "error_cb": _log_error,
         "max_reconnect_attempts": -1,
         "reconnect_time_wait": reconnect_wait,
         "ping_interval": ping_interval,
@@ -52,6 +56,12 @@ async def connect_nats(
         ) from None
     except (OSError, nats.errors.Error) as error:
         raise NatsUnreachable(f"{where}: {error!r}") from error
+
+
+async def _log_error(error: Exception) -> None:
+    """Log a connection error in one line (nats-py's default prints a traceback for each
+    failed reconnect attempt)."""
+    log.warning("NATS: %s", error if str(error) else repr(error))
 
 
 def _without_password(url: str) -> str:

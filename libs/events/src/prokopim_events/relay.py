@@ -135,9 +135,10 @@ class Relay:
             except TimeoutError:
                 # Unacked publishes (or a silent database): give up the lease, then
                 # re-publish from the checkpoint.
-                log.warning("relay %s timed out", self.name, exc_info=True)
-            except nats.errors.Error:
-                log.warning("relay %s could not publish", self.name, exc_info=True)
+                log.warning("relay %s timed out; re-publishing from its checkpoint", self.name)
+            except nats.errors.Error as error:
+                # One line: during an outage this repeats every poll interval.
+                log.warning("relay %s could not publish: %r", self.name, error)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 log.warning("relay %s lost its database connection", self.name, exc_info=True)
             except Exception:
