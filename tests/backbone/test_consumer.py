@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,6 +17,7 @@ from nats.js import JetStreamContext
 from prokopim_events.consumer import ExactlyOnceConsumer, RetryPolicy
 from prokopim_events.db import Connection
 from prokopim_events.envelope import NewEvent, StoredEvent
+from prokopim_events.pull_guard import guard_pull_loops
 from prokopim_events.store import EventStore
 from prokopim_events.topology import Topology
 
@@ -22,7 +25,9 @@ pytestmark = pytest.mark.integration
 
 NewEventFactory = Callable[..., NewEvent]
 WaitUntil = Callable[..., Awaitable[None]]
-FAST_RETRY = RetryPolicy(max_deliver=3, backoff=(0.05,), ack_wait=10.0)
+FAST_RETRY = RetryPolicy(
+    max_deliver=3, backoff=(0.05,), ack_wait=10.0, transient_base=0.01, transient_cap=0.05
+)
 
 
 @pytest.fixture
@@ -119,7 +124,9 @@ async def test_a_handler_that_fails_twice_then_succeeds_takes_effect_once(
     assert await effect_count(effects, name) == {event.event_id: 1}  # failed attempts rolled back
     assert await effects.fetchval("SELECT count(*) FROM dead_letters") == 0
     info = await js.consumer_info(topology.stream, name)
-    assert info.config.max_deliver == FAST_RETRY.max_deliver
+    # unlimited on the server: the helper itself decides when to give up (never, for a
+    # database that is away)
+    assert info.config.max_deliver == -1
 
 
 async def test_an_event_published_twice_takes_effect_once(
@@ -235,3 +242,115 @@ async def test_unparseable_messages_are_each_dead_lettered_at_once(
     assert (await js.stream_info(topology.dead_letter_stream)).state.messages == len(garbage)
     dead = [await js.get_msg(topology.dead_letter_stream, seq) for seq in (1, 2, 3)]
     assert [msg.data for msg in dead] == garbage
+
+
+TRANSIENT = [
+    asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+    asyncpg.TooManyConnectionsError("sorry, too many clients already"),
+    asyncpg.CannotConnectNowError("the database system is starting up"),
+    asyncpg.SerializationError("could not serialize access"),
+    asyncpg.DeadlockDetectedError("deadlock detected"),
+    ConnectionRefusedError(111, "Connect call failed"),
+    TimeoutError(),
+]
+
+
+@pytest.mark.parametrize("error", TRANSIENT, ids=lambda e: type(e).__name__)
+async def test_a_transient_failure_is_retried_past_max_deliver_and_never_dead_lettered(
+    store: EventStore,
+    effects: asyncpg.Pool,
+    broker: NatsBroker,
+    nats_client: NatsClient,
+    topology: Topology,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+    error: Exception,
+) -> None:
+    js = nats_client.jetstream()
+    name = f"waits-{uuid.uuid4().hex[:8]}"
+    calls: Counter[UUID] = Counter()
+    failing_attempts = 3 * FAST_RETRY.max_deliver  # the database is away for a long while
+
+    async def handle(event: StoredEvent, conn: Connection) -> None:
+        calls[event.event_id] += 1
+        if calls[event.event_id] <= failing_attempts:
+            raise error
+        await conn.execute(
+            "INSERT INTO effects (consumer, event_id) VALUES ($1, $2)", name, event.event_id
+        )
+
+    ExactlyOnceConsumer(
+        name=name, pool=effects, handler=handle, topology=topology, broker=broker, retry=FAST_RETRY
+    ).register()
+    await broker.start()
+    event = await stored(store, new_event, "meeting-1")
+
+    await publish(js, topology, event)
+    await wait_until(settled(js, topology, name, 1), "the event took effect", 60)
+
+    assert calls == {event.event_id: failing_attempts + 1}
+    assert await effect_count(effects, name) == {event.event_id: 1}
+    assert await effects.fetchval("SELECT count(*) FROM dead_letters") == 0
+
+
+async def test_a_dead_letter_that_cannot_be_recorded_is_retried_not_dropped(
+    store: EventStore,
+    effects: asyncpg.Pool,
+    broker: NatsBroker,
+    nats_client: NatsClient,
+    topology: Topology,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    js = nats_client.jetstream()
+    name = f"dlfail-{uuid.uuid4().hex[:8]}"
+    poison = await stored(store, new_event, "meeting-1")
+    calls: Counter[UUID] = Counter()
+    handler = recording_handler(name, calls, lambda *_: True)
+    # The dead-letter table refuses writes for a while (a full disk, a lock, a revoked grant).
+    await effects.execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN RAISE EXCEPTION 'dead letters refused'; END $$;"
+        " CREATE TRIGGER refuse BEFORE INSERT ON dead_letters"
+        " FOR EACH ROW EXECUTE FUNCTION refuse()"
+    )
+    ExactlyOnceConsumer(
+        name=name, pool=effects, handler=handler, topology=topology, broker=broker, retry=FAST_RETRY
+    ).register()
+    await broker.start()
+    await publish(js, topology, poison)
+
+    async def refused_a_few_times() -> bool:
+        return calls[poison.event_id] >= FAST_RETRY.max_deliver + 2
+
+    await wait_until(refused_a_few_times, "the dead letter was tried again", 30)
+    info = await js.consumer_info(topology.stream, name)
+    assert info.num_ack_pending == 1  # still JetStream's to redeliver: nothing dropped
+    await effects.execute("DROP TRIGGER refuse ON dead_letters")
+    await wait_until(settled(js, topology, name, 1), "the dead letter was recorded", 30)
+
+    row = await effects.fetchrow("SELECT consumer, event_id FROM dead_letters")
+    assert row is not None and tuple(row) == (name, poison.event_id)
+    assert await effect_count(effects, name) == {}
+
+
+async def test_a_pull_loop_whose_connection_closed_pauses_instead_of_spinning(
+    effects: asyncpg.Pool, nats_url: str, nats_client: NatsClient, topology: Topology
+) -> None:
+    broker = NatsBroker(nats_url)  # its own: stopping it after the close would fail
+    name = f"closed-{uuid.uuid4().hex[:8]}"
+    handler = recording_handler(name, Counter(), lambda *_: False)
+    ExactlyOnceConsumer(
+        name=name, pool=effects, handler=handler, topology=topology, broker=broker
+    ).register()
+    await broker.start()
+    assert guard_pull_loops(broker, pause=0.2) == 1
+    # Closed for good under the subscriber: FastStream's loop swallows ConnectionClosedError
+    # and fetches again at once, never yielding: 100 % CPU and an event loop that answers
+    # nothing else (the old code hangs right here).
+    await broker.config.connection_state.connection.close()
+    cpu_before, wall_before = time.process_time(), time.monotonic()
+    await asyncio.sleep(2.0)
+
+    cpu = time.process_time() - cpu_before
+    assert cpu < (time.monotonic() - wall_before) / 4, f"{cpu:.2f} s CPU in a closed pull loop"

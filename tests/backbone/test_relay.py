@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
+import subprocess
 import sys
 import time
-import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from prokopim_events.db import connect
 from prokopim_events.envelope import NewEvent, StoredEvent
 from prokopim_events.relay import Relay
 from prokopim_events.store import Checkpoint, EventStore
-from prokopim_events.topology import Topology
+from prokopim_events.topology import Topology, ensure_streams
+from prometheus_client import REGISTRY
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +56,7 @@ class RelayProcess:
                 await self.kill()
 
 
-StartRelay = Callable[[str], Awaitable[RelayProcess]]
+StartRelay = Callable[..., Awaitable[RelayProcess]]
 
 
 @pytest.fixture
@@ -64,7 +66,7 @@ async def start_relay(
     """Start relay processes for this test's database and namespace; stop them after."""
     started: list[RelayProcess] = []
 
-    async def start(application_name: str) -> RelayProcess:
+    async def start(application_name: str, **settings: str) -> RelayProcess:
         log = tmp_path / f"{application_name}.log"
         env = {
             **os.environ,
@@ -74,6 +76,8 @@ async def start_relay(
             "NATS_URL": nats_url,
             "PROKOPIM_NAMESPACE": topology.namespace,
             "LOG_LEVEL": "INFO",
+            "METRICS_PORT": "0",
+            **settings,
         }
         env.pop("PROKOPIM_RELAY_NAME", None)
         with log.open("wb") as out:
@@ -128,14 +132,11 @@ async def relay_checkpoint(pool: asyncpg.Pool) -> Checkpoint:
 
 
 async def lock_holder(pool: asyncpg.Pool) -> str | None:
-    """The application name of the session holding the relay's advisory lock, if any."""
-    key = zlib.crc32(f"prokopim.relay.{RELAY_NAME}".encode())  # a bigint key below 2**32
+    """The application name of the session holding the relay's unexpired lease, if any."""
     holder: str | None = await pool.fetchval(
-        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-        " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0"
-        "   AND l.objid::text::bigint = $1"
-        "   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-        key,
+        "SELECT a.application_name FROM relay_leases l JOIN pg_stat_activity a"
+        " ON a.pid = l.backend_pid WHERE l.relay_name = $1 AND l.expires_at > now()",
+        RELAY_NAME,
     )
     return holder
 
@@ -261,7 +262,7 @@ async def test_a_standby_relay_stays_passive_then_takes_over_when_the_leader_die
     async def standby_tried_the_lock() -> bool:
         tried: bool = await pool.fetchval(
             "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'relay-b'"
-            " AND query LIKE '%pg_try_advisory_lock%')"
+            " AND query LIKE '%INSERT INTO relay_leases%')"
         )
         return tried
 
@@ -374,3 +375,211 @@ async def test_an_event_hidden_by_an_older_transaction_is_published_when_it_ends
         stop.set()
         await asyncio.wait_for(task, 10)
     await store.drain()
+
+
+async def test_a_hung_relay_loses_its_lease_and_cannot_move_the_checkpoint_after(
+    store: EventStore,
+    pool: asyncpg.Pool,
+    nats_client: NatsClient,
+    topology: Topology,
+    start_relay: StartRelay,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    js = nats_client.jetstream()
+    lease = {"RELAY_LEASE_SECONDS": "2", "RELAY_ACK_TIMEOUT_SECONDS": "1"}
+    leader = await start_relay("relay-hung", **lease)
+
+    def held_by(name: str) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return await lock_holder(pool) == name
+
+        return check
+
+    await wait_until(held_by("relay-hung"), "relay-hung leads", 30)
+    standby = await start_relay("relay-standby", **lease)
+    await append_many(store, new_event, 100, prefix="before")
+    await wait_until(lambda: _at_least(js, topology, 100), "100 published", 30)
+
+    leader.process.send_signal(signal.SIGSTOP)  # hung, not dead: its connections stay open
+    try:
+        await append_many(store, new_event, 100, prefix="during")
+        await wait_until(held_by("relay-standby"), "the standby took the lease over", 30)
+        events, end = await read_log(store, 200)
+
+        async def caught_up() -> bool:
+            return await relay_checkpoint(pool) == end
+
+        await wait_until(caught_up, "the standby published what the hung one could not", 30)
+    finally:
+        leader.process.send_signal(signal.SIGCONT)
+    # The old leader wakes up: it must step down, not publish or move the checkpoint.
+    await wait_until(
+        lambda: _logged(leader, "is no longer active"), "the old leader stepped down", 30
+    )
+    await append_many(store, new_event, 100, prefix="after")
+    events, end = await read_log(store, 300)
+
+    async def all_caught_up() -> bool:
+        return await relay_checkpoint(pool) == end
+
+    await wait_until(all_caught_up, "every event checkpointed", 30)
+    assert await lock_holder(pool) == "relay-standby"
+    await assert_published_exactly_once_in_commit_order(js, topology, events)
+    assert standby.process.returncode is None
+
+
+async def _at_least(js: JetStreamContext, topology: Topology, count: int) -> bool:
+    return await published(js, topology) >= count
+
+
+async def _logged(relay: RelayProcess, text: str) -> bool:
+    return text in relay.log_text()
+
+
+async def test_a_deleted_and_recreated_stream_is_rebuilt_from_the_store(
+    store: EventStore,
+    pool: asyncpg.Pool,
+    database_url: str,
+    nats_client: NatsClient,
+    topology: Topology,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    js = nats_client.jetstream()
+    stop = asyncio.Event()
+    relay = Relay(store, js, topology, dsn=database_url, name=RELAY_NAME, stream_check_interval=0.2)
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await append_many(store, new_event, 40, prefix="a")
+        await wait_until(lambda: _at_least(js, topology, 40), "40 published", 20)
+        # JetStream lost its data: the stream is deleted and created again, empty.
+        await js.delete_stream(topology.stream)
+        await ensure_streams(js, topology)
+        await append_many(store, new_event, 40, prefix="b")
+        events, end = await read_log(store, 80)
+
+        async def rebuilt() -> bool:
+            assert not task.done(), task
+            return await published(js, topology) == 80 and await relay_checkpoint(pool) == end
+
+        await wait_until(rebuilt, "every stored event is in the new stream", 30)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    # Each event once (what the relay published into the new stream before it noticed
+    # came first: the order is commit order only from the rebuild on).
+    on_the_wire = []
+    for seq in range(1, 81):
+        msg = await js.get_msg(topology.stream, seq)
+        assert msg.headers is not None
+        on_the_wire.append(msg.headers["Nats-Msg-Id"])
+    assert sorted(on_the_wire) == sorted(str(e.event_id) for e in events)
+
+
+async def test_an_event_the_bus_refuses_is_quarantined_and_later_events_go_on(
+    store: EventStore,
+    pool: asyncpg.Pool,
+    database_url: str,
+    nats_client: NatsClient,
+    topology: Topology,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    js = nats_client.jetstream()
+    quarantined_before = _metric("prokopim_relay_quarantined_events_total")
+    await store.append("small-1", 0, [new_event()])
+    huge = new_event({"note": "x" * (nats_client.max_payload + 1)})
+    await store.append("huge", 0, [huge])
+    await store.append("small-2", 0, [new_event()])
+    stop = asyncio.Event()
+    relay = Relay(store, js, topology, dsn=database_url, name=RELAY_NAME)
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        _, end = await read_log(store, 3)
+
+        async def past_it() -> bool:
+            assert not task.done(), task
+            return await relay_checkpoint(pool) == end
+
+        await wait_until(past_it, "the relay went past the oversized event", 30)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    await store.append("small-1", 1, [new_event()])  # and it keeps going afterwards
+
+    assert await published(js, topology) == 2
+    row = await pool.fetchrow("SELECT * FROM relay_quarantine")
+    assert row is not None
+    assert (row["event_id"], row["stream_id"]) == (huge.event_id, "huge")
+    assert row["error"].startswith("MaxPayloadError")
+    assert _metric("prokopim_relay_quarantined_events_total") == quarantined_before + 1
+    listed = await asyncio.to_thread(
+        subprocess.run,
+        [str(Path(sys.executable).parent / "prokopim"), "relay", "quarantine", "--json"],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert listed.returncode == 1, listed.stderr  # a finding
+    assert [item["event_id"] for item in json.loads(listed.stdout)] == [str(huge.event_id)]
+
+
+async def test_an_operator_rewind_makes_the_running_relay_re_publish(
+    store: EventStore,
+    pool: asyncpg.Pool,
+    database_url: str,
+    nats_client: NatsClient,
+    topology: Topology,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    js = nats_client.jetstream()
+    await append_many(store, new_event, 20, prefix="a")
+    events, end = await read_log(store, 20)
+    stop = asyncio.Event()
+    relay = Relay(store, js, topology, dsn=database_url, name=RELAY_NAME)
+    task = asyncio.create_task(relay.run(stop))
+    try:
+
+        async def caught_up() -> bool:
+            assert not task.done(), task
+            return await relay_checkpoint(pool) == end
+
+        await wait_until(caught_up, "the relay published all 20", 30)
+        assert relay.published == 20
+        rewound = await asyncio.to_thread(
+            subprocess.run,
+            [
+                str(Path(sys.executable).parent / "prokopim"),
+                "relay",
+                "rewind",
+                "--after",
+                str(events[9].global_position),
+            ],
+            env={**os.environ, "DATABASE_URL": database_url},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert rewound.returncode == 0, rewound.stderr
+
+        async def republished() -> bool:
+            return relay.published == 30 and await relay_checkpoint(pool) == end
+
+        await wait_until(republished, "the ten events after the position re-published", 30)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    # JetStream's duplicate window dropped the repeats: still each event once on the stream.
+    await assert_published_exactly_once_in_commit_order(js, topology, events)
+
+
+def _metric(name: str) -> float:
+    total = 0.0
+    for family in REGISTRY.collect():
+        for sample in family.samples:
+            if sample.name == name:
+                total += sample.value
+    return total

@@ -18,6 +18,7 @@ from prokopim_sop import load_catalog
 from .dbroles import local_chain_key, prepare_database
 from .flows import Driver, run_case
 from .localsinks import local_sinks
+from .relayctl import relay_app
 from .replay import replay
 from .sla import case_sla, format_sla
 from .system import DEFAULT_PORTS, SERVICES, start_system
@@ -27,6 +28,7 @@ from .verify import verify
 app = typer.Typer(help="prokopim: SOPs of a leader protocol & communication office.")
 app.command("replay")(replay)
 app.command()(verify)
+app.add_typer(relay_app, name="relay")
 
 DEMO_SOPS = {"bandung": "bdg-setda-010-2024", "tangerang": "tgr-58-2025"}
 DEMO_REJECTIONS = {"bandung": {8: 1}, "tangerang": {5: 1, 6: 1}}

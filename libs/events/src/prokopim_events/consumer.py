@@ -2,10 +2,15 @@
 
 Each message is handled inside a PostgreSQL transaction that also records its event id for
 this consumer; the ack is sent only after that transaction commits. A redelivered or
-re-published event finds its id already recorded and is acked without effect. A handler
-that raises is retried with backoff (a delayed NAK) up to `max_deliver` attempts; then the
+re-published event finds its id already recorded and is acked without effect.
+
+Failures are classified (see failures.py). A database or NATS that is away, a pool with no
+free connection, a timeout, a serialization failure or a deadlock is retried without limit,
+with capped, jittered backoff (a delayed NAK), and never dead-lettered: JetStream's own
+MaxDeliver is unlimited. Any other error is retried up to `max_deliver` attempts; then the
 message is recorded in `dead_letters` with its error, published on the dead-letter subject,
-and acked so it no longer blocks the consumer.
+and acked so it no longer blocks the consumer. When recording the dead letter fails too,
+the message is NAKed and comes back: it is never dropped.
 
 FastStream's default NATS ack policy would terminate a message whose handler raised, so the
 subscriber is registered with `AckPolicy.MANUAL` and acks here.
@@ -31,25 +36,43 @@ from opentelemetry.trace import SpanKind
 from . import provenance, telemetry
 from .db import Connection
 from .envelope import StoredEvent
+from .failures import Failure, backoff, classify
 from .metrics import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_DURATION, REDELIVERIES, Outcome
 from .topology import Topology
 
 log = logging.getLogger(__name__)
+
+_WAITING = {
+    Failure.UNAVAILABLE: "database or NATS unavailable",
+    Failure.CONTENTION: "serialization failure or deadlock",
+    Failure.TIMEOUT: "timed out",
+}
 
 EventHandler = Callable[[StoredEvent, Connection], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how patiently a failing message is retried before dead-lettering."""
+    """How a failing message is retried: waited out when transient, else dead-lettered.
+
+    `max_deliver` bounds the attempts at an error no retry can fix (`backoff` apart);
+    transient failures wait `transient_base` doubling up to `transient_cap` seconds, with
+    jitter, for as long as it takes.
+    """
 
     max_deliver: int = 5
     backoff: Sequence[float] = field(default=(0.5, 2.0, 5.0, 15.0))
     ack_wait: float = 30.0
+    transient_base: float = 0.5
+    transient_cap: float = 30.0
 
     def delay(self, attempt: int) -> float:
         """Return the delay before redelivering after failed attempt number `attempt`."""
         return self.backoff[min(attempt, len(self.backoff)) - 1]
+
+    def transient_delay(self, attempt: int) -> float:
+        """Return the delay before retrying a transient failure of attempt `attempt`."""
+        return backoff(attempt, self.transient_base, self.transient_cap)
 
 
 class ExactlyOnceConsumer:
@@ -76,16 +99,23 @@ class ExactlyOnceConsumer:
         self._after_commit = after_commit
         self._inbox_prefix = inbox_prefix  # pulled batches arrive here: the user's own inbox
 
-    def register(self, filter_subject: str | None = None) -> None:
-        """Register the durable pull subscriber on the broker (before it starts)."""
-        config = ConsumerConfig(
+    def consumer_config(self, filter_subject: str | None = None) -> ConsumerConfig:
+        """The durable consumer's JetStream configuration (also to recreate it)."""
+        return ConsumerConfig(
             durable_name=self.name,
             ack_policy=JsAckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            max_deliver=self._retry.max_deliver,
+            # Unlimited: JetStream must never stop redelivering a message that waits for the
+            # database; this helper itself dead-letters what no retry can fix.
+            max_deliver=-1,
             ack_wait=self._retry.ack_wait,
             max_ack_pending=1000,
+            filter_subject=filter_subject or self._topology.all_events,
         )
+
+    def register(self, filter_subject: str | None = None) -> ConsumerConfig:
+        """Register the durable pull subscriber on the broker (before it starts)."""
+        config = self.consumer_config(filter_subject)
         subscriber = self._broker.subscriber(
             filter_subject or self._topology.all_events,
             stream=JStream(self._topology.stream, declare=False),
@@ -104,6 +134,7 @@ class ExactlyOnceConsumer:
             await self.process(msg)
 
         subscriber(on_message)
+        return config
 
     async def process(self, msg: NatsMessage) -> None:
         """Handle one delivery: effect and dedupe in one transaction, then ack."""
@@ -114,7 +145,12 @@ class ExactlyOnceConsumer:
         try:
             event = StoredEvent.from_json(raw.data)
         except Exception as error:  # unparseable: retrying cannot help
-            await self._dead_letter(raw.subject, raw.data, None, error, attempt)
+            try:
+                await self._dead_letter(raw.subject, raw.data, None, error, attempt)
+            except Exception:
+                log.warning("%s: could not record a dead letter; retrying", self.name)
+                await msg.nack(delay=self._retry.transient_delay(attempt))
+                return
             await msg.ack()
             return
         if not await provenance.has_stored_twin(self._pool, event):  # never act on a forgery
@@ -139,7 +175,6 @@ class ExactlyOnceConsumer:
             await self._handle(msg, event, attempt)
 
     async def _handle(self, msg: NatsMessage, event: StoredEvent, attempt: int) -> None:
-        raw = msg.raw_message
         started = time.perf_counter()
         first = False
         try:
@@ -156,13 +191,7 @@ class ExactlyOnceConsumer:
             self._observe(event.type, started)
             if telemetry.tracing_active():
                 telemetry.record_error(trace.get_current_span(), error)
-            if attempt >= self._retry.max_deliver:
-                await self._dead_letter(raw.subject, raw.data, event, error, attempt)
-                await msg.ack()
-            else:
-                log.info("%s: %s failed (attempt %d): %s", self.name, event.type, attempt, error)
-                await msg.nack(delay=self._retry.delay(attempt))
-                EVENTS_CONSUMED.labels(self.name, event.type, Outcome.RETRIED).inc()
+            await self._failed(msg, event, error, attempt)
             return
         await msg.ack()
         if first:
@@ -171,6 +200,47 @@ class ExactlyOnceConsumer:
         EVENTS_CONSUMED.labels(self.name, event.type, outcome).inc()
         if first and self._after_commit is not None:
             self._after_commit()
+
+    async def _failed(
+        self, msg: NatsMessage, event: StoredEvent, error: Exception, attempt: int
+    ) -> None:
+        """Wait out a transient failure; dead-letter another after `max_deliver` attempts."""
+        raw = msg.raw_message
+        kind = classify(error)
+        if kind.transient:
+            delay = self._retry.transient_delay(attempt)
+            log.warning(
+                "%s: %s %s: %s (%s), retrying in %.1f s (attempt %d)",
+                self.name,
+                event.type,
+                event.event_id,
+                _WAITING[kind],
+                f"{type(error).__name__}: {error}",
+                delay,
+                attempt,
+            )
+        elif attempt >= self._retry.max_deliver:
+            try:
+                await self._dead_letter(raw.subject, raw.data, event, error, attempt)
+            except Exception as failed:
+                # Not dropped: the message comes back and the dead letter is tried again.
+                delay = self._retry.transient_delay(attempt)
+                log.warning(
+                    "%s: could not record the dead letter of %s (%s: %s); retrying in %.1f s",
+                    self.name,
+                    event.event_id,
+                    type(failed).__name__,
+                    failed,
+                    delay,
+                )
+            else:
+                await msg.ack()
+                return
+        else:
+            delay = self._retry.delay(attempt)
+            log.info("%s: %s failed (attempt %d): %s", self.name, event.type, attempt, error)
+        await msg.nack(delay=delay)
+        EVENTS_CONSUMED.labels(self.name, event.type, Outcome.RETRIED).inc()
 
     def _observe(self, event_type: str, started: float) -> None:
         HANDLER_DURATION.labels(self.name, event_type).observe(time.perf_counter() - started)

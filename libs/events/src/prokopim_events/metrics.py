@@ -17,6 +17,19 @@ RELAY_LAG = Gauge(
     "prokopim_relay_lag_events",
     "Stored events the relay has not yet published (head position minus relay checkpoint).",
 )
+RELAY_QUARANTINED = Counter(
+    "prokopim_relay_quarantined_events",
+    "Events the bus refused for good (too large, say), set aside so later events go on.",
+    ["type"],
+)
+RELAY_REPUBLISHES = Counter(
+    "prokopim_relay_stream_rebuilds",
+    "Times the relay found the stream recreated or behind its checkpoint and re-published.",
+)
+RELAY_LEADER = Gauge(
+    "prokopim_relay_leader",
+    "1 while this relay process holds the lease and publishes, 0 while it stands by.",
+)
 EVENTS_CONSUMED = Counter(
     "prokopim_events_consumed",
     "Deliveries a consumer handled, by outcome: processed, duplicate, retried, dead_lettered.",

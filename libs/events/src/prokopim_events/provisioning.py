@@ -37,7 +37,10 @@ def durable_config(durable: str, topology: Topology, retry: RetryPolicy) -> Cons
         durable_name=durable,
         ack_policy=AckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL,
-        max_deliver=retry.max_deliver,
+        # Unlimited, as ExactlyOnceConsumer.consumer_config says: JetStream must never stop
+        # redelivering a message that waits for the database; the consumer itself
+        # dead-letters what no retry can fix.
+        max_deliver=-1,
         ack_wait=retry.ack_wait,
         max_ack_pending=1000,
         filter_subject=topology.all_events,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -45,7 +46,11 @@ async def run(settings: RelaySettings) -> None:
         await conn.close()
     topology = Topology(namespace=settings.prokopim_namespace)
     nc = await connect_nats(
-        settings.nats_url, settings.nats_connect_timeout_seconds, nats_options(settings)
+        settings.nats_url,
+        settings.nats_connect_timeout_seconds,
+        nats_options(settings),
+        reconnect_wait=settings.nats_reconnect_wait_seconds,
+        ping_interval=settings.nats_ping_interval_seconds,
     )
     js = nc.jetstream()
     # The relay's user may create the streams and the services' durables, nothing else.
@@ -61,11 +66,19 @@ async def run(settings: RelaySettings) -> None:
         topology,
         dsn=settings.database_url,
         name=settings.prokopim_relay_name,
+        batch_size=settings.relay_batch_size,
+        ack_timeout=settings.relay_ack_timeout_seconds,
+        lease_seconds=settings.relay_lease_seconds,
+        stream_check_interval=settings.relay_stream_check_seconds,
     )
     try:
         await relay.run(stop)
     finally:
-        await nc.drain()
+        # NATS may be away right now: a stopping relay must not wait for it forever.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.drain(), 5.0)
+        with contextlib.suppress(Exception):
+            await nc.close()
         await pool.close()
         flush_tracing()
 

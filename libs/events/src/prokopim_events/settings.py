@@ -68,6 +68,19 @@ class BackboneSettings(BaseSettings):
         gt=0,
         description="NATS_CONNECT_TIMEOUT_SECONDS: how long start-up waits for NATS to answer",
     )
+    nats_reconnect_wait_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="NATS_RECONNECT_WAIT_SECONDS: pause between reconnect attempts (no limit"
+        " on their number: a process outlives a NATS outage of any length)",
+    )
+    nats_ping_interval_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="NATS_PING_INTERVAL_SECONDS: how often a silent server is pinged; three"
+        " unanswered pings count as a lost connection",
+    )
     prokopim_namespace: str = Field(
         default="", description="prefix for NATS subjects and streams (tests use their own)"
     )
@@ -88,6 +101,27 @@ class RelaySettings(BackboneSettings):
         default="default",
         min_length=1,
         description="PROKOPIM_RELAY_NAME: relays of one name elect a single active one",
+    )
+    relay_lease_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="RELAY_LEASE_SECONDS: a relay that makes no progress for this long (hung,"
+        " stopped, cut off) loses its lease and a standby takes over",
+    )
+    relay_ack_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="RELAY_ACK_TIMEOUT_SECONDS: how long the relay waits for a batch's acks"
+        " before it steps down and re-publishes (keep it below RELAY_LEASE_SECONDS)",
+    )
+    relay_stream_check_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="RELAY_STREAM_CHECK_SECONDS: how often the relay checks that the stream"
+        " still holds what it published (recreated or behind: re-publish from the store)",
+    )
+    relay_batch_size: int = Field(
+        default=2000, ge=1, le=100_000, description="RELAY_BATCH_SIZE: events per batch"
     )
     metrics_port: int = Field(
         default=9400, ge=0, le=65535, description="METRICS_PORT of /metrics (0: not served)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -13,13 +14,21 @@ import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
-from prokopim_events.consumer import ExactlyOnceConsumer
+from nats.js.api import ConsumerConfig
+from prokopim_events.consumer import ExactlyOnceConsumer, RetryPolicy
 from prokopim_events.db import Connection, create_pool
 from prokopim_events.envelope import StoredEvent
 from prokopim_events.keys import ChainKeySettings
 from prokopim_events.migrations import Migration, backbone_migrations, migrate, migrations_done
-from prokopim_events.nats_connection import broker_options, connect_nats, inbox_of, nats_options
+from prokopim_events.nats_connection import (
+    broker_options,
+    connect_nats,
+    inbox_of,
+    nats_options,
+    reconnect_options,
+)
 from prokopim_events.provisioning import await_durable
+from prokopim_events.pull_guard import guard_pull_loops
 from prokopim_events.settings import BackboneSettings, load_settings
 from prokopim_events.store import EventStore
 from prokopim_events.telemetry import flush_tracing
@@ -33,6 +42,7 @@ from .limits import BodyLimitMiddleware, HttpSettings, uvicorn_options
 from .metrics import add_metrics
 from .problems import add_problem_handlers, document_problems, refuse_unknown_query
 from .telemetry import instrument_app
+from .unavailable import add_unavailable_handlers
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +60,46 @@ class ServiceSettings(
     host: str = Field(default="127.0.0.1", description="HOST the HTTP API listens on")
     # each service sets its own default (intake 8001 ... ledger 8006)
     port: int = Field(default=8000, ge=1, le=65535, description="PORT of the HTTP API")
+    # PostgreSQL connections of one service process: at most DATABASE_POOL_SIZE +
+    # STORE_POOL_SIZE (docs/operations.md, "Connections", gives the whole formula).
+    database_pool_size: int = Field(
+        default=6,
+        ge=1,
+        le=200,
+        description="DATABASE_POOL_SIZE: connections for handlers and queries (per process)",
+    )
+    store_pool_size: int = Field(
+        default=4,
+        ge=1,
+        le=200,
+        description="STORE_POOL_SIZE: connections of the event store's appends (per process)",
+    )
+    retry_after_seconds: int = Field(
+        default=5,
+        ge=1,
+        description="RETRY_AFTER_SECONDS: Retry-After of a 503 when the database is away",
+    )
+    readiness_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="READINESS_TIMEOUT_SECONDS: /readyz gives up on the database after this",
+    )
+    consumer_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="CONSUMER_MAX_ATTEMPTS: attempts at an error no retry can fix before the"
+        " message is dead-lettered (unavailability and timeouts are retried without limit)",
+    )
+    consumer_retry_base_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="CONSUMER_RETRY_BASE_SECONDS: first wait before retrying a transient failure",
+    )
+    consumer_retry_cap_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="CONSUMER_RETRY_CAP_SECONDS: longest wait between retries (doubling, jittered)",
+    )
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
@@ -104,13 +154,20 @@ def create_service_app(
         # Each resource is released in reverse order, also when a later step of startup fails.
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(flush_tracing)
-            pool = await create_pool(settings.database_url, max_size=10)
+            pool = await create_pool(settings.database_url, max_size=settings.database_pool_size)
             stack.push_async_callback(pool.close)
             async with pool.acquire() as conn:
                 await migrate(conn, all_migrations)
             topology = Topology(namespace=settings.prokopim_namespace)
+            reconnect = reconnect_options(
+                settings.nats_reconnect_wait_seconds, settings.nats_ping_interval_seconds
+            )
             nc = await connect_nats(
-                settings.nats_url, settings.nats_connect_timeout_seconds, nats_options(settings)
+                settings.nats_url,
+                settings.nats_connect_timeout_seconds,
+                nats_options(settings),
+                reconnect_wait=settings.nats_reconnect_wait_seconds,
+                ping_interval=settings.nats_ping_interval_seconds,
             )
             try:  # a service may not create its durable: the relay (or an operator) does
                 if on_event is not None:
@@ -125,9 +182,12 @@ def create_service_app(
                 logger=log,
                 graceful_timeout=settings.shutdown_grace_seconds,
                 **broker_options(settings),
+                **reconnect,
             )
             store = await EventStore.connect(
-                settings.database_url, max_size=5, chain_key=settings.chain_key()
+                settings.database_url,
+                max_size=settings.store_pool_size,
+                chain_key=settings.chain_key(),
             )
             stack.push_async_callback(store.close)
             runtime = Runtime(name, settings, pool, store, broker, topology, load_catalog())
@@ -135,6 +195,7 @@ def create_service_app(
                 _consume(runtime, on_event)
             stack.push_async_callback(broker.stop)
             await broker.start()
+            _keep_consumers(runtime)
             if on_startup is not None:
                 await on_startup(runtime)
             app.state.runtime = runtime
@@ -155,6 +216,7 @@ def create_service_app(
     add_problem_handlers(app)
     document_problems(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    add_unavailable_handlers(app, settings.retry_after_seconds)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -165,10 +227,12 @@ def create_service_app(
         runtime: Runtime | None = getattr(request.app.state, "runtime", None)
         checks = {"database": False, "migrations": False, "nats": False}
         if runtime is not None:
+            # Bounded: a database that stopped answering must not hang the probe.
             with contextlib.suppress(Exception):
-                async with runtime.pool.acquire() as conn:
-                    checks["database"] = await conn.fetchval("SELECT true")
-                    checks["migrations"] = await migrations_done(conn, all_migrations)
+                async with asyncio.timeout(settings.readiness_timeout_seconds):
+                    async with runtime.pool.acquire() as conn:
+                        checks["database"] = await conn.fetchval("SELECT true")
+                        checks["migrations"] = await migrations_done(conn, all_migrations)
             state = runtime.broker.config.connection_state
             checks["nats"] = bool(state) and state.connection.is_connected
         ready = all(checks.values())
@@ -178,18 +242,34 @@ def create_service_app(
     return app
 
 
-def _consume(runtime: Runtime, on_event: EventReaction) -> None:
+def _keep_consumers(runtime: Runtime) -> None:
+    """Guard the pull loops, so that a closed connection pauses them instead of spinning.
+
+    The durable consumers themselves are the relay's to (re)create: a service's NATS user
+    may create none (docs/security.md); the relay recreates a durable that is gone.
+    """
+    guard_pull_loops(runtime.broker, runtime.settings.nats_reconnect_wait_seconds)
+
+
+def _consume(runtime: Runtime, on_event: EventReaction) -> ConsumerConfig:
     """Register the service's durable consumer, `prokopim-<service>`, on its namespace's stream."""
 
     async def handle(event: StoredEvent, conn: Connection) -> None:
         await on_event(runtime, event, conn)
 
-    ExactlyOnceConsumer(
+    settings = runtime.settings
+    retry = RetryPolicy(
+        max_deliver=settings.consumer_max_attempts,
+        transient_base=settings.consumer_retry_base_seconds,
+        transient_cap=settings.consumer_retry_cap_seconds,
+    )
+    return ExactlyOnceConsumer(
         name=runtime.topology.durable(runtime.name),
         pool=runtime.pool,
         handler=handle,
         topology=runtime.topology,
         broker=runtime.broker,
+        retry=retry,
         after_commit=runtime.store.wake_relay,
         inbox_prefix=inbox_of(runtime.settings),
     ).register()

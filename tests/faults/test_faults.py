@@ -1,0 +1,449 @@
+"""Many concurrent cases through every fault an installation meets; nothing lost or doubled.
+
+One system (relay, standby relay, six services as processes) on this test's own nats-server
+and a cuttable PostgreSQL proxy. Cases start in waves; during each wave one fault strikes:
+the relay killed, JetStream wiped (stream deleted and recreated), NATS stopped, the relay
+hung (SIGSTOP), PostgreSQL cut, an oversized event in the store. Afterwards every case has
+completed with exactly the events of an undisturbed case of its SOP, the ledger holds the
+same events as the store, and `verify` passes. A table per fault is printed (run with -s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import secrets
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+import httpx
+import nats
+import pytest
+from prokopim_cli.flows import CaseRun, Driver, run_case
+from prokopim_cli.localsinks import local_sinks
+from prokopim_cli.system import SERVICES, RunningSystem, start_process, start_system
+from prokopim_events.db import connect
+from prokopim_events.envelope import NewEvent
+from prokopim_events.store import EventStore
+from prokopim_events.topology import Topology
+from prokopim_events.verify import verify_store
+from prokopim_sop import load_catalog
+from prokopim_testing.ports import free_port
+
+from .rig import LONG, NATS_OUTAGE, PG_OUTAGE, NatsServer, PgProxy, proxy_for
+
+pytestmark = [pytest.mark.faults, pytest.mark.e2e]
+
+SOPS = {"bdg-setda-010-2024": {8: 1}, "tgr-58-2025": {5: 1, 6: 1}}  # rejections per step
+CASES_PER_FAULT = int(os.environ.get("PROKOPIM_FAULT_CASES", "4"))
+# Events a case gets or not depending on time, not on faults: SLA alerts of the ledger.
+TIMING_TYPES = re.compile(r"^prokopim\.sla\.")
+BIN = Path(sys.executable).parent
+
+
+class PatientDriver(Driver):
+    """A driver that waits out a 503 (the database away), as a client told Retry-After does."""
+
+    def __init__(self, urls: dict[str, str], secret: str, *, within: float) -> None:
+        super().__init__(urls, secret, wait_within=within)
+        self.within = within
+        self.unavailable = 0
+        self.repeats_found_done = 0
+
+    async def call(
+        self, run: CaseRun, service: str, path: str, role: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + self.within
+        refused, refused_detail = False, ""
+        while True:
+            try:
+                return await super().call(run, service, path, role, body)
+            except RuntimeError as error:
+                if refused and ": 409 " in str(error) and "may or may not" in refused_detail:
+                    # The connection broke mid-commit and the command had taken effect: the
+                    # repeat finds the step done. (An Idempotency-Key would answer the first
+                    # result; the events checked afterwards show it happened exactly once.)
+                    self.repeats_found_done += 1
+                    return {}
+                if ": 503 " not in str(error) or time.monotonic() > deadline:
+                    raise
+                refused, refused_detail = True, str(error)
+                self.unavailable += 1
+                await asyncio.sleep(0.5)
+
+    async def case_view(self, service: str, case_id: str, role: str) -> dict[str, Any] | None:
+        try:
+            return await super().case_view(service, case_id, role)
+        except httpx.HTTPStatusError as error:
+            if error.response.status_code == 503:
+                return None
+            raise
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A nats-server of this test's own, to stop and start."""
+    server = NatsServer(tmp_path / "nats-store", tmp_path / "nats.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def pg_proxy(database_url: str) -> AsyncIterator[PgProxy]:
+    """A proxy to this test's PostgreSQL, to cut and restore."""
+    proxy = proxy_for(database_url)
+    await proxy.start()
+    yield proxy
+    await proxy.cut()
+
+
+@dataclass
+class Wave:
+    """The cases started while one fault struck."""
+
+    fault: str
+    tasks: list[asyncio.Task[CaseRun]] = field(default_factory=list)
+    sops: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Rig:
+    running: RunningSystem
+    env: dict[str, str]
+    log_dir: Path
+    direct_url: str
+    nats: NatsServer
+    proxy: PgProxy
+    topology: Topology
+    relay_metrics: dict[str, int]
+
+    async def start_relay(self, name: str) -> None:
+        """Start a relay process and wait until it is up (connected to NATS and PostgreSQL).
+
+        A relay that cannot reach NATS at start-up exits after NATS_CONNECT_TIMEOUT_SECONDS
+        for its orchestrator to restart it; here nobody would, so the next fault waits.
+        """
+        env = {
+            **os.environ,
+            **self.env,
+            "METRICS_PORT": str(self.relay_metrics[name]),
+            # names its sessions in pg_stat_activity
+            "DATABASE_URL": f"{self.env['DATABASE_URL']}?application_name={name}",
+        }
+        start_process(self.running, name, [str(BIN / "prokopim-relay")], env, self.log_dir)
+        process = self.running.processes[name]
+        conn = await connect(self.direct_url)
+        try:
+
+            async def up() -> bool:
+                assert process.poll() is None, self.running.log_tail(name)
+                # its store pool and its lease connection: both come after NATS answered
+                sessions: int = await conn.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", name
+                )
+                return sessions >= 2
+
+            await eventually(up, f"{name} is up", 60)
+        finally:
+            await conn.close()
+
+    async def leader(self) -> str:
+        """The name of the relay process holding the lease (waits until one does)."""
+        conn = await connect(self.direct_url)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                holder = await conn.fetchval(
+                    "SELECT holder FROM relay_leases WHERE expires_at > now()"
+                )
+                if holder:
+                    pid = int(holder.rpartition(":")[2])
+                    for name, process in self.running.processes.items():
+                        if process.pid == pid and process.poll() is None:
+                            return name
+                assert time.monotonic() < deadline, "no relay holds the lease"
+                await asyncio.sleep(0.1)
+        finally:
+            await conn.close()
+
+    async def relay_lag(self, name: str) -> float:
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(f"http://127.0.0.1:{self.relay_metrics[name]}/metrics")).text
+        match = re.search(r"^prokopim_relay_lag_events (\S+)$", text, re.MULTILINE)
+        assert match, text[:500]
+        return float(match.group(1))
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out after {within}s waiting until {what}"
+        await asyncio.sleep(0.2)
+
+
+async def history(conn: asyncpg.Connection, case_id: str) -> tuple[Counter[str], list[str]]:
+    rows = await conn.fetch(
+        "SELECT event_id::text, type FROM events WHERE data->>'case_id' = $1", case_id
+    )
+    types = Counter(r["type"] for r in rows if not TIMING_TYPES.match(r["type"]))
+    return types, sorted(r["event_id"] for r in rows)
+
+
+@pytest.mark.timeout(NATS_OUTAGE + PG_OUTAGE + 400 if LONG else 300)
+async def test_every_case_completes_exactly_once_through_every_fault(
+    database_url: str, nats_server: NatsServer, pg_proxy: PgProxy, tmp_path: Path
+) -> None:
+    topology = Topology(namespace=f"f{secrets.token_hex(5)}")
+    secret = secrets.token_urlsafe(40)
+    with local_sinks(tmp_path / "sinks") as sinks:
+        env = {
+            "DATABASE_URL": pg_proxy.url(database_url),
+            "NATS_URL": nats_server.url,
+            "PROKOPIM_NAMESPACE": topology.namespace,
+            "JWT_SECRET": secret,
+            "ARCHIVE_DIR": str(tmp_path / "archive"),
+            **sinks,
+            # Settings under which the old behaviour fails fast: 60 reconnect attempts pass
+            # in six seconds, a relay lease is short, consumers give up after 3 attempts.
+            "NATS_RECONNECT_WAIT_SECONDS": "0.1",
+            "NATS_PING_INTERVAL_SECONDS": "2",
+            "RELAY_LEASE_SECONDS": "3",
+            "RELAY_ACK_TIMEOUT_SECONDS": "2",
+            "RELAY_STREAM_CHECK_SECONDS": "1",
+            "CONSUMER_MAX_ATTEMPTS": "3",
+            "CONSUMER_RETRY_CAP_SECONDS": "2",
+            "RETRY_AFTER_SECONDS": "1",
+            "LOG_LEVEL": "INFO",
+        }
+        relay_metrics = {"relay": free_port(), "relay-2": free_port()}
+        ports = {name: free_port() for name in SERVICES}
+        log_dir = tmp_path / "logs"
+        running = await asyncio.to_thread(
+            start_system,
+            {**env, "METRICS_PORT": str(relay_metrics["relay"])},
+            log_dir,
+            ports=ports,
+            ready_within=180,  # a loaded CI machine starts six services slowly
+        )
+        rig = Rig(
+            running, env, log_dir, database_url, nats_server, pg_proxy, topology, relay_metrics
+        )
+        await rig.start_relay("relay-2")  # a standby, for the hung relay
+        driver = PatientDriver(running.urls, secret, within=NATS_OUTAGE + PG_OUTAGE + 120)
+        try:
+            report = await _run_faults(rig, driver)
+        finally:
+            await driver.close()
+            for process in running.processes.values():  # a stopped relay cannot stop
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGCONT)
+            await asyncio.to_thread(running.stop)
+    print("\n" + report)
+
+
+async def _run_faults(rig: Rig, driver: PatientDriver) -> str:
+    catalog = load_catalog()
+    sops = {sop_id: catalog.get(sop_id) for sop_id in SOPS}
+    expected: dict[str, Counter[str]] = {}
+    conn = await connect(rig.direct_url)
+    try:
+        for sop_id, sop in sops.items():  # an undisturbed case of each SOP: what to expect
+            run = await run_case(driver, sop, reject=SOPS[sop_id])
+            expected[sop_id], _ = await history(conn, run.case_id)
+        waves: list[Wave] = []
+
+        def wave(fault: str) -> Wave:
+            current = Wave(fault)
+            for n in range(CASES_PER_FAULT):
+                sop_id = list(SOPS)[n % len(SOPS)]
+                run = run_case(driver, sops[sop_id], reject=SOPS[sop_id], activity=f"{fault} {n}")
+                current.tasks.append(asyncio.create_task(run))
+                current.sops.append(sop_id)
+            waves.append(current)
+            return current
+
+        await _kill_relay(rig, wave("relay killed"))
+        await _wipe_jetstream(rig, wave("JetStream wiped"))
+        await _stop_nats(rig, wave(f"NATS stopped {NATS_OUTAGE:g} s"))
+        await _hang_relay(rig, wave("relay hung (SIGSTOP)"))
+        await _cut_postgres(rig, wave(f"PostgreSQL cut {PG_OUTAGE:g} s"))
+        await _oversized_event(rig, conn, wave("oversized event"))
+
+        lines = [f"{'fault':<28} {'cases':>5} {'events':>7} {'duplicates':>10} {'lost':>5}"]
+        failures = []
+        for current in waves:
+            done = await asyncio.gather(*current.tasks, return_exceptions=True)
+            events = duplicates = lost = 0
+            for sop_id, outcome in zip(current.sops, done, strict=True):
+                if isinstance(outcome, BaseException):
+                    failures.append(f"{current.fault}: {outcome!r}")
+                    continue
+                got, _ = await history(conn, outcome.case_id)
+                events += sum(got.values())
+                duplicates += sum((got - expected[sop_id]).values())
+                lost += sum((expected[sop_id] - got).values())
+            lines.append(
+                f"{current.fault:<28} {len(current.tasks):>5} {events:>7} {duplicates:>10}"
+                f" {lost:>5}"
+            )
+            assert (duplicates, lost) == (0, 0), "\n".join(lines)
+        report = "\n".join(lines)
+        assert not failures, f"{report}\n" + "\n".join(failures)
+        await _ledger_agrees(conn, [t.result().case_id for w in waves for t in w.tasks])
+        verified = await verify_store(conn)
+        assert verified.ok, verified.summary()
+        return (
+            f"{report}\n503 answers waited out: {driver.unavailable} (a repeat found the"
+            f" command done: {driver.repeats_found_done}); {verified.summary()}"
+        )
+    finally:
+        await conn.close()
+
+
+async def _kill_relay(rig: Rig, wave: Wave) -> None:
+    await asyncio.sleep(1.0)  # the wave's cases are under way
+    leader = await rig.leader()
+    rig.running.processes[leader].kill()
+    rig.running.processes[leader].wait()
+    await rig.start_relay(leader)
+
+
+async def _wipe_jetstream(rig: Rig, wave: Wave) -> None:
+    await asyncio.sleep(1.0)
+    nc = await nats.connect(rig.nats.url)
+    try:
+        js = nc.jetstream()
+        await js.delete_stream(rig.topology.stream)  # every consumer goes with it
+    finally:
+        await nc.close()
+
+
+async def _stop_nats(rig: Rig, wave: Wave) -> None:
+    await asyncio.sleep(1.0)
+    await asyncio.to_thread(rig.nats.stop)
+    started = time.monotonic()
+    cpu_before = {name: _cpu_seconds(p.pid) for name, p in rig.running.processes.items()}
+    leader = await rig.leader()
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        # Cases go on registering (PostgreSQL is up): the lag must show them.
+        await eventually(lambda: _lag_above(rig, leader, 0), "the relay lag shows the backlog", 30)
+        while time.monotonic() - started < NATS_OUTAGE:
+            for name, url in rig.running.urls.items():
+                alive = await http.get(f"{url}/healthz")
+                assert alive.status_code == 200, f"{name} /healthz during the NATS outage"
+                ready = await http.get(f"{url}/readyz")
+                assert ready.status_code == 503, f"{name} ready without NATS"
+            for name, process in rig.running.processes.items():
+                assert process.poll() is None, f"{name} died:\n{rig.running.log_tail(name)}"
+            await asyncio.sleep(min(5.0, NATS_OUTAGE / 4))
+        cpu = {name: _cpu_seconds(p.pid) for name, p in rig.running.processes.items()}
+        spent = time.monotonic() - started
+        await asyncio.to_thread(rig.nats.start)
+        # A busy loop (FastStream's pull loop on a closed connection) burns a whole core.
+        assert all(cpu[name] - cpu_before[name] < spent / 2 for name in cpu), (
+            f"CPU seconds in {spent:.0f} s without NATS: "
+            f"{ {name: round(cpu[name] - cpu_before[name], 1) for name in cpu} }"
+        )
+
+        async def all_ready() -> bool:
+            answers = [await http.get(f"{url}/readyz") for url in rig.running.urls.values()]
+            return all(a.status_code == 200 for a in answers)
+
+        await eventually(all_ready, "every service is ready again on its own", 60)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _lag_above(rig: Rig, relay: str, value: float) -> bool:
+    return await rig.relay_lag(relay) > value
+
+
+async def _hang_relay(rig: Rig, wave: Wave) -> None:
+    await asyncio.sleep(1.0)
+    hung = await rig.leader()
+    process = rig.running.processes[hung]
+    process.send_signal(signal.SIGSTOP)
+    try:
+
+        async def taken_over() -> bool:
+            return await rig.leader() != hung
+
+        await eventually(taken_over, "the standby took over from the hung relay", 60)
+        await asyncio.sleep(2.0)
+    finally:
+        process.send_signal(signal.SIGCONT)
+
+
+async def _cut_postgres(rig: Rig, wave: Wave) -> None:
+    await asyncio.sleep(1.0)
+    await rig.proxy.cut()
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        while time.monotonic() - started < PG_OUTAGE:
+            for name, url in rig.running.urls.items():
+                assert (await http.get(f"{url}/healthz")).status_code == 200, name
+                ready = await http.get(f"{url}/readyz")
+                assert ready.status_code == 503, f"{name} ready without PostgreSQL"
+            for name, process in rig.running.processes.items():
+                assert process.poll() is None, f"{name} died:\n{rig.running.log_tail(name)}"
+            await asyncio.sleep(min(5.0, PG_OUTAGE / 4))
+        await rig.proxy.start()
+
+        async def all_ready() -> bool:
+            answers = [await http.get(f"{url}/readyz") for url in rig.running.urls.values()]
+            return all(a.status_code == 200 for a in answers)
+
+        await eventually(all_ready, "every service is ready again on its own", 60)
+
+
+async def _oversized_event(rig: Rig, conn: asyncpg.Connection, wave: Wave) -> None:
+    store = await EventStore.connect(rig.direct_url, max_size=1)
+    try:
+        big = NewEvent(
+            event_id=uuid4(),
+            type="prokopim.faults.oversized.v1",
+            occurred_at=datetime.now(UTC),
+            data={"blob": "x" * (1024 * 1024 + 1)},
+        )
+        await store.append("faults-oversized", 0, [big])
+    finally:
+        await store.close()
+
+    async def quarantined() -> bool:
+        return bool(
+            await conn.fetchval(
+                "SELECT count(*) FROM relay_quarantine WHERE event_id = $1", big.event_id
+            )
+        )
+
+    await eventually(quarantined, "the oversized event was quarantined", 60)
+
+
+async def _ledger_agrees(conn: asyncpg.Connection, case_ids: list[str]) -> None:
+    async def same() -> bool:
+        for case_id in case_ids:
+            _, stored = await history(conn, case_id)
+            rows = await conn.fetch(
+                "SELECT event_id::text FROM ledger_audit WHERE case_id = $1::uuid", case_id
+            )
+            if sorted(r["event_id"] for r in rows) != stored:
+                return False
+        return True
+
+    await eventually(same, "the ledger holds every event of every case", 60)
