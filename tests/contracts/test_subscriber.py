@@ -116,8 +116,9 @@ async def test_replays_then_follows_live_dedupes_and_resumes(
     assert _ids(live, "processed") == [str(e.event_id) for e in events[3:5]]
 
     # Inside the window JetStream drops the repeat; once past it, the repeat is stored and
-    # delivered, and the subscriber must skip it.
-    assert await _publish(nats_client, topology, events[0])
+    # delivered, and the subscriber must skip it. (Whether the first repeat still falls in
+    # the shortened window depends on the server: 2.9 keeps the old window for ids it has
+    # seen, 2.14 applies the new one at once; the test session's server is 2.14.)
     for _ in range(150):  # the window is 1 s; this gives up after about 30 s
         if not await _publish(nats_client, topology, events[0]):
             break

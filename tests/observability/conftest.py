@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NatsClient
-from prokopim_devstack.infra import Infra
 from prokopim_cli.system import SERVICES, RunningSystem, start_process, start_system, wait_ready
+from prokopim_devstack.infra import Infra
 from prokopim_events.topology import Topology
 from prokopim_testing.ports import free_port
 

@@ -61,7 +61,7 @@ def settled(pages: dict[str, str], stored: Counter[str], namespace: str) -> bool
         per_type(
             pages[name],
             "prokopim_events_consumed_total",
-            {"consumer": f"{namespace}-{name}", "outcome": "processed"},
+            {"consumer": f"prokopim-{name}", "outcome": "processed"},
         )
         == stored
         for name in CONSUMERS
@@ -96,7 +96,7 @@ async def test_metrics_after_a_case(launch: Launch) -> None:
     assert commands(pages["intake"], **registered, outcome="wrong_role") == 1
 
     for name in CONSUMERS:
-        consumer = {"consumer": f"{namespace}-{name}"}
+        consumer = {"consumer": f"prokopim-{name}"}
         consumed = "prokopim_events_consumed_total"
         retried = per_type(pages[name], consumed, {**consumer, "outcome": "retried"})
         timed = per_type(pages[name], "prokopim_handler_duration_seconds_count", consumer)

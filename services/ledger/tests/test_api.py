@@ -31,7 +31,7 @@ TGR = CATALOG.get("tgr-58-2025")
 
 @pytest.fixture
 async def client(
-    infra: Infra, database_url: str, topology: Topology
+    infra: Infra, database_url: str, topology: Topology, nats_client: object
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
         database_url=database_url,

@@ -72,8 +72,7 @@ def broker_options(settings: BackboneSettings) -> dict[str, Any]:
     security: NatsSecurity | None = None
     if settings.nats_user:
         password = settings.nats_password.get_secret_value()
-        security = NatsUserPassword(username=settings.nats_user, password=password)
-        security.ssl_context = tls
+        security = NatsUserPassword(username=settings.nats_user, password=password, ssl_context=tls)
     elif settings.nats_creds_file:
         security = NatsCredentials(credentials=str(settings.nats_creds_file), ssl_context=tls)
     elif tls is not None:
