@@ -194,11 +194,11 @@ async def drive(c: Clients) -> None:
     archivist = s(10).archivist_role or s(10).role
     archived = await c.call("publishing", "archive", archivist, case_id=case_id)
     assert archived.archive_name.endswith("hut-kota")
-    # the requester's contacts: for the role that handed over, not for a reviewer
+    # the requester's contacts: for the role that handed over, not for the editor
     handed = await c.call("publishing", "get_case", s(10).role, case_id=case_id)
     assert handed.handover.recipient.email == "siti@example.go.id"
-    reviewer = await c.call("publishing", "get_case", s(8).role, case_id=case_id)
-    assert not reviewer.handover.recipient.email and not reviewer.case.requester.email
+    editor = await c.call("publishing", "get_case", s(7).role, case_id=case_id)
+    assert not editor.handover.recipient.email and not editor.case.requester.email
 
     deadline = time.monotonic() + 120
     while True:  # the ledger projects the case's last events as they arrive
