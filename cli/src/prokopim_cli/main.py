@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -13,6 +14,9 @@ import typer
 from prokopim_kit.auth import issue_token
 from prokopim_sop import load_catalog
 
+from . import dlq, stuck
+from .consumers import consumers
+from .errors import DEFAULT_DATABASE_URL, ExitCode, fail, run
 from .flows import Driver, run_case
 from .infra import running_infra
 from .localsinks import local_sinks
@@ -25,6 +29,9 @@ from .verify import verify
 app = typer.Typer(help="prokopim: SOPs of a leader protocol & communication office.")
 app.command("replay")(replay)
 app.command()(verify)
+app.command()(consumers)
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(stuck.app, name="cases")
 
 DEMO_SOPS = {"bandung": "bdg-setda-010-2024", "tangerang": "tgr-58-2025"}
 DEMO_REJECTIONS = {"bandung": {8: 1}, "tangerang": {5: 1, 6: 1}}
@@ -135,9 +142,14 @@ def demo_command(
 @app.command()
 def trail(
     case_id: str,
-    database_url: str = typer.Option(
-        "postgresql://postgres@127.0.0.1:5432/postgres", envvar="DATABASE_URL"
-    ),
+    database_url: str = typer.Option(DEFAULT_DATABASE_URL, envvar="DATABASE_URL"),
+    as_json: bool = typer.Option(False, "--json", help="the events as CloudEvents JSON"),
 ) -> None:
-    """Print a case's step-by-step trail from the event store."""
-    typer.echo(format_trail(asyncio.run(case_history(database_url, case_id))))
+    """Print a case's step-by-step trail from the event store (exit 2: no such case)."""
+    events = run(case_history(database_url, case_id))
+    if not events:
+        raise fail(ExitCode.USAGE, f"no events about case {case_id} in the store")
+    if as_json:
+        typer.echo(json.dumps([event.to_cloudevent() for event in events], default=str))
+    else:
+        typer.echo(format_trail(events))

@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import asyncpg
@@ -16,8 +17,10 @@ from faststream.nats import NatsBroker
 from prokopim_events.consumer import ExactlyOnceConsumer
 from prokopim_events.db import Connection, create_pool
 from prokopim_events.envelope import StoredEvent
+from prokopim_events.logs import ConsumeLogContext, configure_logging
 from prokopim_events.migrations import Migration, backbone_migrations, migrate, migrations_done
 from prokopim_events.nats_connection import connect_nats
+from prokopim_events.redrive import start_redrive
 from prokopim_events.settings import BackboneSettings, load_settings
 from prokopim_events.store import EventStore
 from prokopim_events.telemetry import flush_tracing
@@ -28,6 +31,7 @@ from pydantic import Field
 from .auth import AuthSettings
 from .errors import CommandRejected
 from .metrics import add_metrics, record_outcome
+from .ops_metrics import measure_service
 from .telemetry import instrument_app
 
 log = logging.getLogger(__name__)
@@ -44,6 +48,15 @@ class ServiceSettings(BackboneSettings, AuthSettings):
     host: str = Field(default="127.0.0.1", description="HOST the HTTP API listens on")
     # each service sets its own default (intake 8001 ... ledger 8006)
     port: int = Field(default=8000, ge=1, le=65535, description="PORT of the HTTP API")
+    redrive_poll_seconds: float = Field(
+        default=5.0, gt=0, description="REDRIVE_POLL_SECONDS: how often re-drives are looked for"
+    )
+    ops_metrics_interval_seconds: float = Field(
+        default=60.0, ge=0, description="OPS_METRICS_INTERVAL_SECONDS: dead letters/stuck (0 off)"
+    )
+    stuck_after_seconds: float = Field(
+        default=900.0, gt=0, description="STUCK_AFTER_SECONDS: a hand-over not taken is stuck"
+    )
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
@@ -53,12 +66,13 @@ def serve(create_app: Callable[[SettingsT], FastAPI], settings_class: type[Setti
     """Run a service process: settings from the environment (or exit naming what is wrong),
     logs at LOG_LEVEL, the app on HOST:PORT until SIGTERM."""
     settings = load_settings(settings_class)
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's records go through configure_logging's handler too
     )
 
 
@@ -110,15 +124,20 @@ def create_service_app(
             # On stop the broker fetches no more and waits up to graceful_timeout for the
             # handlers in flight; a message still unacked after that is redelivered.
             broker = NatsBroker(
-                settings.nats_url, logger=log, graceful_timeout=settings.shutdown_grace_seconds
+                settings.nats_url,
+                logger=log,
+                graceful_timeout=settings.shutdown_grace_seconds,
+                middlewares=[partial(ConsumeLogContext, consumer=_consumer_name(settings, name))],
             )
             store = await EventStore.connect(settings.database_url, max_size=5)
             stack.push_async_callback(store.close)
             runtime = Runtime(name, settings, pool, store, broker, topology, load_catalog())
             if on_event is not None:
-                _consume(runtime, on_event)
+                stack.push_async_callback(_consume(runtime, on_event))
             stack.push_async_callback(broker.stop)
             await broker.start()
+            if on_event is not None:
+                stack.push_async_callback(measure_service(runtime, _consumer_name(settings, name)))
             if on_startup is not None:
                 await on_startup(runtime)
             app.state.runtime = runtime
@@ -156,21 +175,34 @@ def create_service_app(
     return app
 
 
-def _consume(runtime: Runtime, on_event: EventReaction) -> None:
-    """Register the service's durable consumer, `<namespace>-<service>`."""
+def _consumer_name(settings: ServiceSettings, service: str) -> str:
+    return "-".join(filter(None, [settings.prokopim_namespace, service]))
+
+
+def _consume(runtime: Runtime, on_event: EventReaction) -> Callable[[], Awaitable[None]]:
+    """Register the service's durable consumer, `<namespace>-<service>`, and start the
+    re-driving of its dead letters; return what stops the latter."""
 
     async def handle(event: StoredEvent, conn: Connection) -> None:
         await on_event(runtime, event, conn)
 
     settings = runtime.settings
+    name = _consumer_name(settings, runtime.name)
     ExactlyOnceConsumer(
-        name="-".join(filter(None, [settings.prokopim_namespace, runtime.name])),
+        name=name,
         pool=runtime.pool,
         handler=handle,
         topology=runtime.topology,
         broker=runtime.broker,
         after_commit=runtime.store.wake_relay,
     ).register()
+    return start_redrive(
+        consumer=name,
+        pool=runtime.pool,
+        handler=handle,
+        poll_seconds=settings.redrive_poll_seconds,
+        after_commit=runtime.store.wake_relay,
+    )
 
 
 def runtime_of(request: Request) -> Runtime:
