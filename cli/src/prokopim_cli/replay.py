@@ -5,17 +5,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from typing import TYPE_CHECKING
 
 import typer
 from prokopim_events.migrations import backbone_migrations, migrate
-from prokopim_ledger.config import CalendarSettings
-from prokopim_ledger.projection import ledger_migrations
-from prokopim_ledger.rebuild import RebuildStats, rebuild
 from prokopim_sop import load_catalog
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .errors import open_store, run
+
+if TYPE_CHECKING:  # the ledger (and FastAPI with it) is imported when a replay runs
+    from prokopim_ledger.rebuild import RebuildStats
 
 PHASES = {"audit": "audit trail", "sla": "step attempts"}
 
@@ -42,6 +43,10 @@ def replay(
 
 
 async def _replay(database_url: str, console: Console) -> RebuildStats:
+    from prokopim_ledger.config import CalendarSettings
+    from prokopim_ledger.projection import ledger_migrations
+    from prokopim_ledger.rebuild import rebuild
+
     conn = await open_store(database_url, need=None)
     try:
         reader = await open_store(database_url, need=None)
