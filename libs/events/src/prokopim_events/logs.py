@@ -23,7 +23,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import orjson
 import structlog
@@ -57,8 +57,11 @@ def _processors() -> list[Any]:
     ]
 
 
-def configure_logging(level: str = "INFO", log_format: LogFormat = "text") -> None:
-    """Send every log record of the process to stderr as JSON lines or as text, at `level`."""
+def configure_logging(
+    level: str = "INFO", log_format: LogFormat = "text", stream: TextIO | None = None
+) -> None:
+    """Send every log record of the process to stderr (or `stream`) as JSON lines or as
+    text, at `level`."""
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_dumps)
         if log_format == "json"
@@ -73,7 +76,7 @@ def configure_logging(level: str = "INFO", log_format: LogFormat = "text") -> No
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers = [handler]
