@@ -46,7 +46,8 @@ async def test_a_dead_letter_is_listed_shown_and_redriven_exactly_once_after_the
 
         async def handle(event: StoredEvent, conn: Connection) -> None:
             await conn.execute("INSERT INTO effects (event_id) VALUES ($1)", event.event_id)
-            if not await conn.fetchval("SELECT true FROM fixes WHERE event_id = $1", event.event_id):
+            fixed = "SELECT true FROM fixes WHERE event_id = $1"
+            if not await conn.fetchval(fixed, event.event_id):
                 raise LookupError(f"no fix for {event.event_id} yet")
 
         # 1. The consumer gives up on the event: a dead letter, as in production.
@@ -137,7 +138,7 @@ async def test_a_dead_letter_is_listed_shown_and_redriven_exactly_once_after_the
         processed = await pool.fetch("SELECT consumer, event_id FROM processed_events")
         assert [tuple(row) for row in processed] == [(consumer, event.event_id)]
         row = await pool.fetchrow("SELECT * FROM dead_letters")
-        assert row["redrive_outcome"] == "processed" and row["redriven_at"] is not None
+        assert row is not None and row["redrive_outcome"] == "processed" and row["redriven_at"] is not None
         assert (await prokopim("dlq", "list", env=env)).code == 0
         [after] = json.loads((await prokopim("dlq", "list", "--all", "--json", env=env)).out)
         assert after["state"] == "redriven"

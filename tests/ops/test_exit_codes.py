@@ -76,7 +76,9 @@ async def test_an_unmigrated_database_says_to_migrate_and_exit_3(
 async def test_an_unreachable_nats_is_one_line_and_exit_3() -> None:
     ran = await prokopim("consumers", env={"NATS_URL": "nats://127.0.0.1:1"})
     assert ran.code == 3, ran
-    assert one_line(ran.err).startswith("prokopim: cannot reach NATS at NATS_URL nats://127.0.0.1:1")
+    assert one_line(ran.err).startswith(
+        "prokopim: cannot reach NATS at NATS_URL nats://127.0.0.1:1"
+    )
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,8 @@ def test_a_json_line_has_time_level_message_the_bound_ids_and_the_exception(
     assert opened["message"] == f"case {case_id} opened at step 3"
     assert (opened["level"], opened["logger"]) == ("info", "prokopim.test")
     assert opened["timestamp"].endswith("Z") and opened["timestamp"][:4].isdigit()
-    assert (opened["case_id"], opened["consumer"], opened["step"]) == (str(case_id), "scheduling", 3)
+    assert opened["case_id"] == str(case_id)
+    assert (opened["consumer"], opened["step"]) == ("scheduling", 3)
     assert "event_id" not in opened  # None is left out, not written as null
     assert failed["level"] == "error" and "LookupError: no such SOP" in failed["exception"]
     assert "case_id" not in outside and outside["level"] == "warning"
@@ -146,6 +147,7 @@ async def test_every_process_logs_json_and_a_hand_over_carries_case_event_trace_
                 " WHERE type = 'prokopim.intake.disposition-given.v1' AND data->>'case_id' = $1",
                 case_id,
             )
+            assert disposition is not None
 
             async def opened() -> bool:
                 return bool(
