@@ -65,6 +65,10 @@ async def test_a_hand_over_nobody_took_is_stuck_until_the_next_service_opens_its
         catalog = load_catalog()
         assert await stuck_cases(conn, catalog, timedelta(0), "review") == []
         assert [c.case_id for c in await stuck_cases(conn, catalog, timedelta(0))] == [handed]
+        # the gauge's bounded pass: the last 4 events reach back to the hand-over, 3 do not
+        in_last_4 = await stuck_cases(conn, catalog, timedelta(0), within_last=4)
+        assert [c.case_id for c in in_last_4] == [handed]
+        assert await stuck_cases(conn, catalog, timedelta(0), within_last=3) == []
     finally:
         await conn.close()
 

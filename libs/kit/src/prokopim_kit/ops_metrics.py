@@ -2,7 +2,9 @@
 
 - `prokopim_dead_letters_waiting{consumer}`: this service's dead letters not re-driven yet;
 - `prokopim_cases_stuck{service}`: cases handed over to this service that it has not
-  taken up for longer than STUCK_AFTER_SECONDS (`prokopim_kit.stuck`);
+  taken up for longer than STUCK_AFTER_SECONDS (`prokopim_kit.stuck`), among the cases
+  the store's last STUCK_SCAN_EVENTS events touch (a bounded cost per measurement;
+  `prokopim cases stuck` reads them all);
 - `prokopim_consumer_pending_messages`, `..._ack_pending_messages`,
   `..._redelivered_messages` `{consumer}`: its durable consumer's state in JetStream, as
   `prokopim consumers` shows it (not yet delivered; delivered, not acked; being redelivered).
@@ -73,7 +75,12 @@ async def measure_consumer(consumer: str, info_of: ConsumerInfoOf) -> None:
 
 
 async def measure(
-    pool: asyncpg.Pool, catalog: SopCatalog, consumer: str, service: str, stuck_after: float
+    pool: asyncpg.Pool,
+    catalog: SopCatalog,
+    consumer: str,
+    service: str,
+    stuck_after: float,
+    within_last: int | None = None,
 ) -> None:
     """Measure the store's gauges once."""
     async with pool.acquire() as conn:
@@ -83,7 +90,8 @@ async def measure(
         )
         DEAD_LETTERS_WAITING.labels(consumer).set(waiting)
         if any(step.service.value == service for sop in catalog for step in sop.steps):
-            stuck = await stuck_cases(conn, catalog, timedelta(seconds=stuck_after), service)
+            older_than = timedelta(seconds=stuck_after)
+            stuck = await stuck_cases(conn, catalog, older_than, service, within_last)
             CASES_STUCK.labels(service).set(len(stuck))
 
 
@@ -96,6 +104,7 @@ def start_ops_metrics(
     interval: float,
     stuck_after: float,
     consumer_info: ConsumerInfoOf | None = None,
+    within_last: int | None = None,
 ) -> Callable[[], Awaitable[None]]:
     """Measure every `interval` seconds in a task (0: never); return what stops it."""
     stop = asyncio.Event()
@@ -103,7 +112,7 @@ def start_ops_metrics(
     async def loop() -> None:
         while not stop.is_set():
             try:
-                await measure(pool, catalog, consumer, service, stuck_after)
+                await measure(pool, catalog, consumer, service, stuck_after, within_last)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("operations metrics not measured: %s", error)
             if consumer_info is not None:
@@ -142,4 +151,5 @@ def measure_service(runtime: Runtime, consumer: str) -> Callable[[], Awaitable[N
         interval=settings.ops_metrics_interval_seconds,
         stuck_after=settings.stuck_after_seconds,
         consumer_info=consumer_info,
+        within_last=settings.stuck_scan_events,
     )

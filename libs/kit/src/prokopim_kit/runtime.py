@@ -57,6 +57,9 @@ class ServiceSettings(BackboneSettings, AuthSettings):
     stuck_after_seconds: float = Field(
         default=900.0, gt=0, description="STUCK_AFTER_SECONDS: a hand-over not taken is stuck"
     )
+    stuck_scan_events: int = Field(
+        default=200_000, gt=0, description="STUCK_SCAN_EVENTS: latest events the gauge reads"
+    )
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)

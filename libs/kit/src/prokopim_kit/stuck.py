@@ -19,7 +19,9 @@ from prokopim_events.db import Connection
 from prokopim_sop import SopCatalog
 
 # The latest event of every case (one pass; the store keeps no index on case ids, so the
-# cost grows with the store: see docs/runbook.md for the figure), then the hand-overs.
+# cost grows with the store: docs/observability.md gives the figure), then the hand-overs.
+# $2 bounds the pass to the store's last $2 events (NULL: all of them): the latest event of
+# a case in that suffix is its latest event at all.
 _LATEST_HANDOVERS = """
 SELECT case_id, event_id, type, global_position, recorded_at, sop_id, sop_version, step,
        next_step, now() - recorded_at AS waiting
@@ -29,6 +31,8 @@ SELECT case_id, event_id, type, global_position, recorded_at, sop_id, sop_versio
                data->>'step' AS step, data->>'next_step' AS next_step
           FROM events
          WHERE data ? 'case_id' AND type NOT LIKE 'prokopim.sla.%'
+           AND ($2::bigint IS NULL OR global_position >
+                (SELECT coalesce(max(global_position), 0) FROM events) - $2)
          ORDER BY data->>'case_id', global_position DESC) AS latest
  WHERE next_step IS NOT NULL AND recorded_at < now() - $1::interval
  ORDER BY recorded_at
@@ -61,11 +65,16 @@ class StuckCase:
 
 
 async def stuck_cases(
-    conn: Connection, catalog: SopCatalog, older_than: timedelta, to_service: str | None = None
+    conn: Connection,
+    catalog: SopCatalog,
+    older_than: timedelta,
+    to_service: str | None = None,
+    within_last: int | None = None,
 ) -> list[StuckCase]:
-    """Return the cases whose last hand-over (to `to_service`, or any) waits past `older_than`."""
+    """Return the cases whose last hand-over (to `to_service`, or any) waits past `older_than`,
+    looking at the store's last `within_last` events (None: all)."""
     found = []
-    for row in await conn.fetch(_LATEST_HANDOVERS, older_than):
+    for row in await conn.fetch(_LATEST_HANDOVERS, older_than, within_last):
         from_service = service_of(row["type"])
         try:
             sop = catalog.get(row["sop_id"], row["sop_version"])
