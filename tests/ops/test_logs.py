@@ -74,10 +74,17 @@ def test_a_json_line_has_time_level_message_the_bound_ids_and_the_exception(
 @pytest.mark.unit
 def test_text_format_is_one_readable_line(captured: io.StringIO) -> None:
     configure_logging("INFO", "text", captured)
+    secret = "s3cr3t-token"  # a local variable a rich traceback would print
     with log_context(case_id="c-1"):
         logging.getLogger("prokopim.test").info("hello")
-    line = captured.getvalue().strip()
-    assert "hello" in line and "case_id=c-1" in line and not line.startswith("{")
+        try:
+            raise ValueError(len(secret))
+        except ValueError:
+            logging.getLogger("prokopim.test").exception("failed")
+    first, *rest = captured.getvalue().splitlines()
+    assert "[info" in first and "hello" in first and "case_id=c-1" in first
+    assert "Traceback (most recent call last):" in rest[1] and "ValueError: 12" in rest[-1]
+    assert secret not in captured.getvalue()
 
 
 @pytest.fixture

@@ -62,19 +62,23 @@ def configure_logging(
 ) -> None:
     """Send every log record of the process to stderr (or `stream`) as JSON lines or as
     text, at `level`."""
-    renderer: Any = (
-        structlog.processors.JSONRenderer(serializer=_dumps)
+    rendering: list[Any] = (
+        [
+            structlog.processors.format_exc_info,
+            structlog.processors.EventRenamer("message"),
+            structlog.processors.JSONRenderer(serializer=_dumps),
+        ]
         if log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        # plain tracebacks: rich's would print local variables, secrets included
+        else [
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_processors(),
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            structlog.processors.EventRenamer("message"),
-            renderer,
-        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
     )
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
