@@ -146,3 +146,16 @@ def test_compose_mounts_the_rules_and_runs_alertmanager_and_the_admin_profile() 
     admin = services["admin"]
     assert admin["profiles"] == ["admin"] and admin["build"]["dockerfile"] == "cli/Dockerfile"
     assert {"DATABASE_URL", "NATS_URL"} <= set(admin["environment"])
+
+
+def test_the_admin_image_runs_the_prokopim_command_as_a_non_root_user() -> None:
+    text = (ROOT / "cli" / "Dockerfile").read_text()
+    final = text.rsplit("\nFROM ", 1)[1]  # the runtime stage
+    instructions = dict(
+        line.split(" ", 1) for line in final.splitlines() if line and line[0].isupper()
+    )
+    assert instructions["USER"] == "10001:10001"
+    assert json.loads(instructions["ENTRYPOINT"]) == ["prokopim"]  # exec form: gets SIGTERM
+    assert "uv sync --frozen --no-dev --no-editable --package prokopim-cli" in text
+    # the command the entry point names is the CLI's console script
+    assert 'prokopim = "prokopim_cli.main:app"' in (ROOT / "cli" / "pyproject.toml").read_text()
