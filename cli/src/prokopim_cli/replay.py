@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
+import json
 import os
+from typing import TYPE_CHECKING
 
 import typer
-from prokopim_events.db import connect
 from prokopim_events.migrations import backbone_migrations, migrate
-from prokopim_ledger.config import CalendarSettings
-from prokopim_ledger.projection import ledger_migrations
-from prokopim_ledger.rebuild import RebuildStats, rebuild
 from prokopim_sop import load_catalog
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .errors import open_store, run
+
+if TYPE_CHECKING:  # the ledger (and FastAPI with it) is imported when a replay runs
+    from prokopim_ledger.rebuild import RebuildStats
 
 PHASES = {"audit": "audit trail", "sla": "step attempts"}
 
@@ -23,18 +26,33 @@ def replay(
         os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
         help="the event store (env DATABASE_URL)",
     ),
+    as_json: bool = typer.Option(False, "--json", help="print the figures as one JSON object"),
 ) -> None:
-    """Rebuild the ledger's audit, step-attempt and case projections from the store."""
-    console = Console()
-    stats = asyncio.run(_replay(database_url, console))
-    console.print(
+    """Rebuild the ledger's audit, step-attempt and case projections from the store.
+    Exit 3: the store cannot be reached."""
+    # Progress goes to stderr, so that --json leaves stdout to the figures alone.
+    console = Console(stderr=True)
+    stats = run(_replay(database_url, console))
+    if as_json:
+        typer.echo(json.dumps(dataclasses.asdict(stats)))
+        return
+    typer.echo(
         f"replayed {stats.events:,} events ({stats.cases:,} cases, {stats.attempts:,} step"
         f" attempts) in {stats.seconds:.2f}s: {stats.events_per_second:,.0f} events/s"
     )
 
 
 async def _replay(database_url: str, console: Console) -> RebuildStats:
-    conn, reader = await connect(database_url), await connect(database_url)
+    from prokopim_ledger.config import CalendarSettings
+    from prokopim_ledger.projection import ledger_migrations
+    from prokopim_ledger.rebuild import rebuild
+
+    conn = await open_store(database_url, need=None)
+    try:
+        reader = await open_store(database_url, need=None)
+    except BaseException:
+        await conn.close()
+        raise
     try:
         await migrate(conn, [*backbone_migrations(), *ledger_migrations()])
         columns = (

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from prokopim_events.db import connect
 from prokopim_events.envelope import StoredEvent
 from prokopim_events.rows import event_from_row
+
+from .errors import open_store
 
 
 async def case_history(database_url: str, case_id: str) -> list[StoredEvent]:
     """Return every event about a case, in the order the store recorded them."""
-    conn = await connect(database_url)
+    conn = await open_store(database_url)
     try:
         rows = await conn.fetch(
             "SELECT event_id, stream_id, stream_version, global_position, type, data, metadata,"

@@ -10,6 +10,7 @@ import signal
 from prometheus_client import start_http_server
 
 from .db import connect, create_pool
+from .logs import configure_logging
 from .migrations import backbone_migrations, migrate
 from .nats_connection import connect_nats, nats_options
 from .provisioning import provision_bus
@@ -86,7 +87,7 @@ async def run(settings: RelaySettings) -> None:
 def main() -> None:
     """Entry point of the `prokopim-relay` command."""
     settings = load_settings(RelaySettings)
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     asyncio.run(run(settings))
 
 

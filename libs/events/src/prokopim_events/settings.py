@@ -87,6 +87,9 @@ class BackboneSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", description="LOG_LEVEL of the process's logs (any case: info, INFO)"
     )
+    log_format: Literal["json", "text"] = Field(
+        default="text", description="LOG_FORMAT: json (one object a line; compose) or text"
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

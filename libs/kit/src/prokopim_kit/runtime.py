@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import asyncpg
@@ -14,11 +15,11 @@ import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
-from nats.js.api import ConsumerConfig
 from prokopim_events.consumer import ExactlyOnceConsumer, RetryPolicy
 from prokopim_events.db import Connection, create_pool
 from prokopim_events.envelope import StoredEvent
 from prokopim_events.keys import ChainKeySettings
+from prokopim_events.logs import ConsumeLogContext, configure_logging
 from prokopim_events.migrations import Migration, backbone_migrations, migrate, migrations_done
 from prokopim_events.nats_connection import (
     broker_options,
@@ -29,6 +30,7 @@ from prokopim_events.nats_connection import (
 )
 from prokopim_events.provisioning import await_durable
 from prokopim_events.pull_guard import guard_pull_loops
+from prokopim_events.redrive import start_redrive
 from prokopim_events.settings import BackboneSettings, load_settings
 from prokopim_events.store import EventStore
 from prokopim_events.telemetry import flush_tracing
@@ -40,6 +42,7 @@ from . import text
 from .auth import AuthSettings
 from .limits import BodyLimitMiddleware, HttpSettings, uvicorn_options
 from .metrics import add_metrics
+from .ops_metrics import measure_service
 from .problems import add_problem_handlers, document_problems, refuse_unknown_query
 from .telemetry import instrument_app
 from .unavailable import add_unavailable_handlers
@@ -100,6 +103,18 @@ class ServiceSettings(
         gt=0,
         description="CONSUMER_RETRY_CAP_SECONDS: longest wait between retries (doubling, jittered)",
     )
+    redrive_poll_seconds: float = Field(
+        default=5.0, gt=0, description="REDRIVE_POLL_SECONDS: how often re-drives are looked for"
+    )
+    ops_metrics_interval_seconds: float = Field(
+        default=60.0, ge=0, description="OPS_METRICS_INTERVAL_SECONDS: dead letters/stuck (0 off)"
+    )
+    stuck_after_seconds: float = Field(
+        default=900.0, gt=0, description="STUCK_AFTER_SECONDS: a hand-over not taken is stuck"
+    )
+    stuck_scan_events: int = Field(
+        default=200_000, gt=0, description="STUCK_SCAN_EVENTS: latest events the gauge reads"
+    )
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
@@ -109,13 +124,14 @@ def serve(create_app: Callable[[SettingsT], FastAPI], settings_class: type[Setti
     """Run a service process: settings from the environment (or exit naming what is wrong),
     logs at LOG_LEVEL, the app on HOST:PORT until SIGTERM."""
     settings = load_settings(settings_class)
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
         **uvicorn_options(settings),
+        log_config=None,  # uvicorn's records go through configure_logging's handler too
     )
 
 
@@ -181,6 +197,7 @@ def create_service_app(
                 settings.nats_url,
                 logger=log,
                 graceful_timeout=settings.shutdown_grace_seconds,
+                middlewares=[partial(ConsumeLogContext, consumer=topology.durable(name))],
                 **broker_options(settings),
                 **reconnect,
             )
@@ -192,10 +209,12 @@ def create_service_app(
             stack.push_async_callback(store.close)
             runtime = Runtime(name, settings, pool, store, broker, topology, load_catalog())
             if on_event is not None:
-                _consume(runtime, on_event)
+                stack.push_async_callback(_consume(runtime, on_event))
             stack.push_async_callback(broker.stop)
             await broker.start()
             _keep_consumers(runtime)
+            if on_event is not None:
+                stack.push_async_callback(measure_service(runtime, topology.durable(name)))
             if on_startup is not None:
                 await on_startup(runtime)
             app.state.runtime = runtime
@@ -251,8 +270,9 @@ def _keep_consumers(runtime: Runtime) -> None:
     guard_pull_loops(runtime.broker, runtime.settings.nats_reconnect_wait_seconds)
 
 
-def _consume(runtime: Runtime, on_event: EventReaction) -> ConsumerConfig:
-    """Register the service's durable consumer, `prokopim-<service>`, on its namespace's stream."""
+def _consume(runtime: Runtime, on_event: EventReaction) -> Callable[[], Awaitable[None]]:
+    """Register the service's durable consumer, `prokopim-<service>`, on its namespace's
+    stream, and start the re-driving of its dead letters; return what stops the latter."""
 
     async def handle(event: StoredEvent, conn: Connection) -> None:
         await on_event(runtime, event, conn)
@@ -263,8 +283,9 @@ def _consume(runtime: Runtime, on_event: EventReaction) -> ConsumerConfig:
         transient_base=settings.consumer_retry_base_seconds,
         transient_cap=settings.consumer_retry_cap_seconds,
     )
-    return ExactlyOnceConsumer(
-        name=runtime.topology.durable(runtime.name),
+    name = runtime.topology.durable(runtime.name)
+    ExactlyOnceConsumer(
+        name=name,
         pool=runtime.pool,
         handler=handle,
         topology=runtime.topology,
@@ -273,6 +294,13 @@ def _consume(runtime: Runtime, on_event: EventReaction) -> ConsumerConfig:
         after_commit=runtime.store.wake_relay,
         inbox_prefix=inbox_of(runtime.settings),
     ).register()
+    return start_redrive(
+        consumer=name,
+        pool=runtime.pool,
+        handler=handle,
+        poll_seconds=settings.redrive_poll_seconds,
+        after_commit=runtime.store.wake_relay,
+    )
 
 
 def runtime_of(request: Request) -> Runtime:
