@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, status
 from prokopim_kit.auth import CurrentActor
 from prokopim_kit.runtime import Runtime, runtime_of
 
-from . import service
-from .commands import AssignStaff, CoordinateSchedule, NotifyRequester
+from . import booked_steps, service
+from .booked_steps import BookedAssignment, BookedSchedule
+from .commands import NotifyRequester
 from .views import (
     CaseView,
     NotificationRecord,
@@ -30,10 +31,10 @@ router = APIRouter(tags=["scheduling"])
     "/cases/{case_id}/schedule", status_code=status.HTTP_201_CREATED, response_model=StepResult
 )
 async def coordinate_schedule(
-    case_id: UUID, body: CoordinateSchedule, actor: CurrentActor, runtime: RuntimeDep
+    case_id: UUID, body: BookedSchedule, actor: CurrentActor, runtime: RuntimeDep
 ) -> StepResult:
-    """Coordinate the schedule (kind coordinate-schedule)."""
-    return await service.coordinate_schedule(runtime.store, runtime.catalog, actor, case_id, body)
+    """Coordinate the schedule (kind coordinate-schedule), reserving the crew and items named."""
+    return await booked_steps.coordinate_schedule(runtime, actor, case_id, body)
 
 
 @router.post(
@@ -52,10 +53,10 @@ async def notify_requester(
     "/cases/{case_id}/assignments", status_code=status.HTTP_201_CREATED, response_model=StepResult
 )
 async def assign_staff(
-    case_id: UUID, body: AssignStaff, actor: CurrentActor, runtime: RuntimeDep
+    case_id: UUID, body: BookedAssignment, actor: CurrentActor, runtime: RuntimeDep
 ) -> StepResult:
-    """Assign the staff or split the coverage teams (kind assign-staff)."""
-    return await service.assign_staff(runtime.store, runtime.catalog, actor, case_id, body)
+    """Assign the staff or split the coverage teams (kind assign-staff), reserving them."""
+    return await booked_steps.assign_staff(runtime, actor, case_id, body)
 
 
 @router.get("/cases/{case_id}", response_model=CaseView)

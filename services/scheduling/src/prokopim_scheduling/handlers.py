@@ -8,12 +8,14 @@ from prokopim_kit.handover import handover_to, open_step
 from prokopim_kit.runtime import Runtime
 from prokopim_sop import Service
 
+from . import agenda
 from .domain import CaseState, decide_open, evolve
 from .service import stream_of
 
 
 async def on_event(runtime: Runtime, event: StoredEvent, conn: Connection) -> None:
     """Open the case at a scheduling step when a completed step names one as next."""
+    await agenda.on_intake(runtime, event, conn)  # a new case goes on the leader's agenda
     handover = handover_to(Service.SCHEDULING, runtime.catalog, event)
     if handover is None:
         return
