@@ -17,6 +17,7 @@ from .flows import Driver, run_case
 from .infra import running_infra
 from .localsinks import local_sinks
 from .replay import replay
+from .resources import app as resources_app
 from .sla import case_sla, format_sla
 from .system import DEFAULT_PORTS, SERVICES, start_system
 from .trail import case_history, format_trail
@@ -25,6 +26,7 @@ from .verify import verify
 app = typer.Typer(help="prokopim: SOPs of a leader protocol & communication office.")
 app.command("replay")(replay)
 app.command()(verify)
+app.add_typer(resources_app, name="resources")
 
 DEMO_SOPS = {"bandung": "bdg-setda-010-2024", "tangerang": "tgr-58-2025"}
 DEMO_REJECTIONS = {"bandung": {8: 1}, "tangerang": {5: 1, 6: 1}}
