@@ -37,7 +37,7 @@ async def scheduling(
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
         await asyncio.sleep(0.05)
     try:
         yield f"http://127.0.0.1:{port}"
