@@ -204,7 +204,8 @@ async def _run(
     decided = decide(loaded.state, loaded.sop)
     now = datetime.now(UTC)
     correlation = loaded.events[0].correlation_id
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    # the store's pool: no RESET round trip on release (the store's own appends use it too)
+    async with runtime.store.pool.acquire() as conn, conn.transaction():
         agenda.refuse_cancelled(await agenda.lock(conn, case_id), case_id)
         arranged = await work(conn, loaded, now)
         events = [

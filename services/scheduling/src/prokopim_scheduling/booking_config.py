@@ -39,6 +39,12 @@ class BookingSettings(BaseSettings):
         description="FEED_MAX_EVENTS: the most bookings one calendar feed lists (latest first)",
     )
 
+    feed_cache_events: int = Field(
+        default=20_000,
+        ge=0,
+        description="FEED_CACHE_EVENTS: rendered calendar events kept in memory per process",
+    )
+
     @property
     def buffer(self) -> timedelta:
         return timedelta(minutes=self.booking_buffer_minutes)

@@ -113,21 +113,32 @@ def booking_id(case_id: UUID, resource_id: UUID) -> UUID:
 
 
 CLASH_QUERY = """
-SELECT b.case_id, b.summary, lower(b.during) AS reserved_from, upper(b.during) AS reserved_until,
-       r.resource_id, r.name, r.type, r.kind
+SELECT DISTINCT ON (r.resource_id) b.case_id, b.summary, lower(b.during) AS reserved_from,
+       upper(b.during) AS reserved_until, r.resource_id, r.name, r.type, r.kind
   FROM scheduling_bookings b JOIN scheduling_resources r USING (resource_id)
- WHERE b.resource_id = $1 AND b.status = 'confirmed' AND b.case_id <> $2
+ WHERE b.resource_id = ANY($1) AND b.status = 'confirmed' AND b.case_id <> $2
    AND b.during && tstzrange($3, $4)
- ORDER BY lower(b.during)
- LIMIT 1
+ ORDER BY r.resource_id, lower(b.during)
 """
-UPSERT = """
+BOOKING_ROWS = """
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::text[])
+    AS n (booking_id, resource_id, role, sequence, override_reason)
+"""
+INSERT = f"""
 INSERT INTO scheduling_bookings (booking_id, case_id, resource_id, office, role, starts_at,
     ends_at, during, summary, location, sequence, status, override_reason, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, tstzrange($8, $9), $10, $11, $12, 'confirmed', $13, $14)
-ON CONFLICT (booking_id) DO UPDATE SET role = $5, starts_at = $6, ends_at = $7,
-    during = tstzrange($8, $9), summary = $10, location = $11, sequence = $12,
-    status = 'confirmed', override_reason = $13, updated_at = $14
+SELECT n.booking_id, $6, n.resource_id, $7, n.role, $8, $9, tstzrange($10, $11), $12, $13,
+       n.sequence, 'confirmed', n.override_reason, $14
+  FROM ({BOOKING_ROWS}) n
+ON CONFLICT DO NOTHING
+RETURNING resource_id
+"""
+MOVE = f"""
+UPDATE scheduling_bookings b SET role = n.role, starts_at = $8, ends_at = $9,
+       during = tstzrange($10, $11), summary = $12, location = $13, sequence = n.sequence,
+       status = 'confirmed', override_reason = n.override_reason, updated_at = $14
+  FROM ({BOOKING_ROWS}) n
+ WHERE b.booking_id = n.booking_id AND b.case_id = $6 AND b.office = $7
 """
 
 
@@ -162,54 +173,55 @@ async def arrange(
     }
     for want in wants:
         desired[want.resource_id] = want
-    resources = await _resources(conn, case.office, [w for w in wants])
-    reserved_from, reserved_until = window.reserved(buffer)
-    booked: list[Booking] = []
+    resources = await _resources(conn, case.office, wants)
+    reserved = window.reserved(buffer)
+    changed: list[tuple[Want, asyncpg.Record | None]] = []
     for rid, want in desired.items():
         old = existing.get(rid)
-        resource = resources.get(rid) or old
-        assert resource is not None
         unchanged = (
             old is not None
             and old["status"] == "confirmed"
-            and old["starts_at"] == window.starts_at
-            and old["ends_at"] == window.ends_at
-            and old["during"].lower == reserved_from
-            and old["during"].upper == reserved_until
-            and old["role"] == want.role
-            and old["location"] == location
-            and old["summary"] == case.summary
+            and (old["starts_at"], old["ends_at"]) == (window.starts_at, window.ends_at)
+            and (old["during"].lower, old["during"].upper) == reserved
+            and (old["role"], old["location"], old["summary"])
+            == (want.role, location, case.summary)
         )
-        if unchanged:
-            continue
-        sequence = 0 if old is None else old["sequence"] + 1
-        overridden = await _reserve(
-            conn,
-            case,
-            rid,
+        if not unchanged:
+            changed.append((want, old))
+    clashes = await _clashes(conn, case.case_id, [w.resource_id for w, _ in changed], reserved)
+    if clashes and not override_reason:
+        raise BookingClash(next(iter(clashes.values())))
+    rows = [
+        [
+            booking_id(case.case_id, want.resource_id),
+            want.resource_id,
             want.role,
-            window,
-            (reserved_from, reserved_until),
-            location,
-            sequence,
-            override_reason,
-            now,
+            0 if old is None else old["sequence"] + 1,
+            override_reason if want.resource_id in clashes else None,
+        ]
+        for want, old in changed
+    ]
+    details = (case.case_id, case.office, *window_args(window, reserved), case.summary, location)
+    fresh = [old is None for _, old in changed]
+    await _write(conn, [r for r, new in zip(rows, fresh, strict=True) if new], details, now, True)
+    await _write(conn, [r for r, new in zip(rows, fresh, strict=True) if not new], details, now)
+    labels = {rid: (row["type"], row["name"]) for rid, row in {**existing, **resources}.items()}
+    booked = [
+        Booking(
+            booking_id=row[0],
+            resource_id=want.resource_id,
+            resource_type=labels[want.resource_id][0],
+            label=labels[want.resource_id][1],
+            role=want.role,
+            starts_at=window.starts_at,
+            ends_at=window.ends_at,
+            reserved_from=reserved[0],
+            reserved_until=reserved[1],
+            sequence=row[3],
+            override_reason=row[4],
         )
-        booked.append(
-            Booking(
-                booking_id=booking_id(case.case_id, rid),
-                resource_id=rid,
-                resource_type=resource["type"],
-                label=resource["name"],
-                role=want.role,
-                starts_at=window.starts_at,
-                ends_at=window.ends_at,
-                reserved_from=reserved_from,
-                reserved_until=reserved_until,
-                sequence=sequence,
-                override_reason=override_reason if overridden else None,
-            )
-        )
+        for row, (want, _) in zip(rows, changed, strict=True)
+    ]
     dropped = [
         row["booking_id"]
         for rid, row in existing.items()
@@ -239,48 +251,55 @@ async def confirmed_of(conn: Connection, case_id: UUID) -> list[UUID]:
     return [row["booking_id"] for row in rows]
 
 
-async def _reserve(
+def window_args(window: Window, reserved: tuple[datetime, datetime]) -> tuple[datetime, ...]:
+    return (window.starts_at, window.ends_at, *reserved)
+
+
+async def _clashes(
+    conn: Connection, case_id: UUID, resource_ids: list[UUID], reserved: tuple[datetime, datetime]
+) -> dict[UUID, asyncpg.Record]:
+    """Return, per resource, the first other case's booking overlapping `reserved`."""
+    if not resource_ids:
+        return {}
+    rows = await conn.fetch(CLASH_QUERY, resource_ids, case_id, *reserved)
+    return {row["resource_id"]: row for row in rows}
+
+
+async def _write(
     conn: Connection,
-    case: CaseRef,
-    resource_id: UUID,
-    role: str | None,
-    window: Window,
-    reserved: tuple[datetime, datetime],
-    location: str | None,
-    sequence: int,
-    override_reason: str | None,
+    rows: list[list[Any]],
+    details: tuple[Any, ...],
     now: datetime,
-) -> bool:
-    """Write one booking; return True when it was booked over a clash by override."""
-    clash = await conn.fetchrow(CLASH_QUERY, resource_id, case.case_id, *reserved)
-    if clash is not None and not override_reason:
-        raise BookingClash(clash)
-    overridden = clash is not None
-    args: list[Any] = [
-        booking_id(case.case_id, resource_id),
-        case.case_id,
-        resource_id,
-        case.office,
-        role,
-        window.starts_at,
-        window.ends_at,
-        *reserved,
-        case.summary,
-        location,
-        sequence,
-        override_reason if overridden else None,
-        now,
-    ]
-    try:
-        async with conn.transaction():  # a savepoint: the clash can still be read after it
-            await conn.execute(UPSERT, *args)
-    except ExclusionViolationError:
-        # A racing transaction committed an overlapping booking after our look: name it.
-        clash = await conn.fetchrow(CLASH_QUERY, resource_id, case.case_id, *reserved)
-        if clash is None:  # pragma: no cover - the winner's row is committed by now
-            raise
-        raise BookingClash(clash) from None
-    return overridden
+    new: bool = False,
+) -> None:
+    """Insert new bookings or move existing ones, in one statement, the constraint guarding.
+
+    New ones are inserted with ON CONFLICT DO NOTHING, which waits for a racing transaction
+    and skips a row its commit made overlap: a skipped row is a lost race, named from the
+    winner's row in this still-usable transaction. Moved ones are updated in a savepoint.
+    """
+    if not rows:
+        return
+    ids, resource_ids, roles, sequences, overrides = (
+        list(column) for column in zip(*rows, strict=True)
+    )
+    args = (ids, resource_ids, roles, sequences, overrides, *details, now)
+    case_id, reserved = details[0], (details[4], details[5])
+    if new:
+        written = await conn.fetch(INSERT, *args)
+        lost = set(resource_ids) - {row["resource_id"] for row in written}
+    else:
+        try:
+            async with conn.transaction():
+                await conn.execute(MOVE, *args)
+            lost = set()
+        except ExclusionViolationError:
+            lost = set(resource_ids)
+    if lost:
+        clashes = await _clashes(conn, case_id, sorted(lost), reserved)
+        if not clashes:  # pragma: no cover - the winner's row is committed by now
+            raise RuntimeError("a booking lost a race but no clash is visible")
+        raise BookingClash(next(iter(clashes.values())))
 
 
 async def _resources(

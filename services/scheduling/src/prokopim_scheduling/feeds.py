@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from typing import Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, Timezone
 from prokopim_events.db import Connection
 from prokopim_events.envelope import Actor
 from prokopim_kit.errors import CommandRejected, InvalidCommand
@@ -74,6 +75,34 @@ class Entry:
     cancelled: bool
     updated_at: datetime
     description: str
+
+
+class EventCache:
+    """The rendered VEVENTs of recent entries: icalendar takes about a millisecond per
+    event, and a calendar program polls the same feed again and again. An entry is its own
+    key (a change gives a new sequence and time), so nothing stale is ever served."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._rendered: OrderedDict[Entry, bytes] = OrderedDict()
+
+    def get(self, entry: Entry) -> bytes:
+        rendered = self._rendered.get(entry)
+        if rendered is None:
+            rendered = self._rendered[entry] = vevent(entry)
+            if len(self._rendered) > self._size:
+                self._rendered.popitem(last=False)
+        else:
+            self._rendered.move_to_end(entry)
+        return rendered
+
+
+def event_cache(runtime: Runtime) -> EventCache:
+    cached = runtime.extras.get("feed_events")
+    if not isinstance(cached, EventCache):
+        size = booking_settings(runtime).feed_cache_events
+        cached = runtime.extras["feed_events"] = EventCache(size)
+    return cached
 
 
 def _hash(token: str) -> bytes:
@@ -149,7 +178,7 @@ async def render_feed(runtime: Runtime, feed_id: UUID, token: str) -> bytes:
             )
             name = f"prokopim {row['office']}: {label}"
             entries = await resource_entries(conn, row["resource_id"], limit)
-    return calendar(name, entries)
+    return calendar(name, entries, event_cache(runtime))
 
 
 async def resource_entries(conn: Connection, resource_id: UUID, limit: int) -> list[Entry]:
@@ -215,8 +244,26 @@ async def office_entries(conn: Connection, office: str, limit: int) -> list[Entr
     ]
 
 
-def calendar(name: str, entries: Iterable[Entry]) -> bytes:
-    """Return an RFC 5545 calendar of `entries`, in Asia/Jakarta time."""
+def vevent(entry: Entry) -> bytes:
+    """Return one entry as a VEVENT, its times in Asia/Jakarta."""
+    event = Event()
+    event.add("uid", f"{entry.uid}@prokopim")
+    event.add("dtstamp", entry.updated_at.astimezone(UTC))
+    event.add("last-modified", entry.updated_at.astimezone(UTC))
+    event.add("dtstart", entry.starts_at.astimezone(JAKARTA))
+    event.add("dtend", entry.ends_at.astimezone(JAKARTA))
+    event.add("summary", entry.summary)
+    if entry.location:
+        event.add("location", entry.location)
+    event.add("description", entry.description)
+    event.add("sequence", entry.sequence)
+    event.add("status", "CANCELLED" if entry.cancelled else "CONFIRMED")
+    rendered: bytes = event.to_ical()
+    return rendered
+
+
+def calendar(name: str, entries: Iterable[Entry], cache: EventCache | None = None) -> bytes:
+    """Return an RFC 5545 calendar of `entries` (the VTIMEZONE of Asia/Jakarta included)."""
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -224,20 +271,9 @@ def calendar(name: str, entries: Iterable[Entry]) -> bytes:
     cal.add("method", "PUBLISH")
     cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", "Asia/Jakarta")
-    for entry in entries:
-        event = Event()
-        event.add("uid", f"{entry.uid}@prokopim")
-        event.add("dtstamp", entry.updated_at.astimezone(UTC))
-        event.add("last-modified", entry.updated_at.astimezone(UTC))
-        event.add("dtstart", entry.starts_at.astimezone(JAKARTA))
-        event.add("dtend", entry.ends_at.astimezone(JAKARTA))
-        event.add("summary", entry.summary)
-        if entry.location:
-            event.add("location", entry.location)
-        event.add("description", entry.description)
-        event.add("sequence", entry.sequence)
-        event.add("status", "CANCELLED" if entry.cancelled else "CONFIRMED")
-        cal.add_component(event)
-    cal.add_missing_timezones()
-    result: bytes = cal.to_ical()
-    return result
+    cal.add_component(Timezone.from_tzinfo(JAKARTA))
+    end = b"END:VCALENDAR\r\n"
+    head: bytes = cal.to_ical()
+    assert head.endswith(end)
+    render = cache.get if cache is not None else vevent
+    return b"".join([head.removesuffix(end), *(render(entry) for entry in entries), end])
