@@ -7,11 +7,12 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.responses import HTMLResponse
 from prokopim_kit.auth import CurrentActor
 from prokopim_kit.runtime import Runtime, runtime_of
 from pydantic import BaseModel
 
-from . import booked_steps, feeds, resources
+from . import booked_steps, feeds, resources, status_page
 from .booked_steps import CancelCase, CaseChange, RescheduleCase
 from .resources import CrewMemberBody, EquipmentItemBody, ResourceView
 
@@ -175,3 +176,19 @@ async def calendar_feed(
     """The iCalendar feed itself: no bearer token, the feed's secret is in its URL."""
     body = await feeds.render_feed(runtime, feed_id, token)
     return Response(body, media_type="text/calendar; charset=utf-8")
+
+
+class StatusLink(BaseModel):
+    path: str
+
+
+@router.post("/cases/{case_id}/status-link", response_model=StatusLink)
+async def status_link(case_id: UUID, actor: CurrentActor, runtime: RuntimeDep) -> StatusLink:
+    """Return the path of the requester's status page (the same every time)."""
+    return StatusLink(path=status_page.status_path(runtime, case_id))
+
+
+@router.get("/status/{case_id}/{token}", response_class=HTMLResponse)
+async def requester_status(case_id: UUID, token: str, runtime: RuntimeDep) -> HTMLResponse:
+    """The requester's status page (no login: the link is the credential)."""
+    return HTMLResponse(await status_page.render(runtime, case_id, token))
