@@ -34,7 +34,7 @@ async def at_step_3(system: System, activity: str, day: date) -> str:
 
 async def test_a_cancelled_case_stops_its_clocks_and_frees_its_team(system: System) -> None:
     driver, day = system.driver, date.today() + timedelta(days=20)
-    team = await driver.team(TANGERANG)
+    team = await driver.team(TANGERANG, CaseRun())
     first = await at_step_3(system, "Rapat Paripurna", day)
     second = await at_step_3(system, "Kunjungan Kerja", day)
     start = f"{day.isoformat()}T09:00:00+07:00"

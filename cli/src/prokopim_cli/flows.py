@@ -79,15 +79,16 @@ class Driver:
             headers={"Authorization": f"Bearer {self.token(role)}"},
         )
 
-    async def team(self, sop: Sop) -> Team:
-        """Return the office's demo crew member and items, registering them the first time."""
+    async def team(self, sop: Sop, run: CaseRun) -> Team:
+        """Return the office's demo crew member and items, registering them the first time
+        (the registrations are recorded in `run`, as the case's run made them)."""
         office = "-".join(sop.city.lower().split())
         async with self._team_lock:
             if office not in self._teams:
-                self._teams[office] = await self._register_team(sop, office)
+                self._teams[office] = await self._register_team(sop, office, run)
             return self._teams[office]
 
-    async def _register_team(self, sop: Sop, office: str) -> Team:
+    async def _register_team(self, sop: Sop, office: str, run: CaseRun) -> Team:
         head = next(s.role for s in sop.steps if s.kind is StepKind.DISPOSITION)
         field_steps = [s for s in sop.steps if s.kind in (StepKind.RECORD, StepKind.COVER)]
         role = field_steps[0].role
@@ -98,6 +99,7 @@ class Driver:
         if member is None:
             body = {"name": CREW_NAME, "roles": [role], "contact": "demo@example.org"}
             response = await self._http.post(f"{base}/crew", json=body, headers=auth)
+            run.calls.append(("scheduling", f"/offices/{office}/crew", response.status_code))
             member = response.raise_for_status().json()
         items = (await self._http.get(f"{base}/equipment", headers=auth)).raise_for_status().json()
         equipment = []
@@ -106,6 +108,8 @@ class Driver:
             if found is None:
                 body = {"kind": kind, "label": f"{kind} (demo)"}
                 response = await self._http.post(f"{base}/equipment", json=body, headers=auth)
+                path = f"/offices/{office}/equipment"
+                run.calls.append(("scheduling", path, response.status_code))
                 found = response.raise_for_status().json()
             equipment.append(found["resource_id"])
         return Team(member["resource_id"], role, equipment)
@@ -214,7 +218,7 @@ async def _do_step(
                 {"instruction": "Tindak lanjuti", "inputs": inputs},
             )
         case StepKind.COORDINATE_SCHEDULE:
-            team = await driver.team(sop)
+            team = await driver.team(sop, run)
             schedule: dict[str, Any] = {"scheduled_at": when, "location": "Balai Kota"}
             schedule |= {"inputs": inputs}
             schedule |= {"crew": [{"member_id": team.member_id, "role": team.role}]}
@@ -225,7 +229,7 @@ async def _do_step(
                 run, svc, f"{case}/notification", role, {"channel": "email", "inputs": inputs}
             )
         case StepKind.ASSIGN_STAFF:
-            team = await driver.team(sop)
+            team = await driver.team(sop, run)
             member = {"name": CREW_NAME, "role": team.role, "member_id": team.member_id}
             assign: dict[str, Any] = {"assignments": [member | {"team": "A"}], "inputs": inputs}
             if not any(s.kind is StepKind.COORDINATE_SCHEDULE for s in sop.steps):
