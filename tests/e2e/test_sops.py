@@ -44,6 +44,7 @@ async def test_bandung_with_a_rejection_at_each_review_level(system: System) -> 
         ("intake.disposition-given.v1", 2),
         ("scheduling.step-opened.v1", 3),
         ("scheduling.schedule-coordinated.v1", 3),
+        ("scheduling.resources-booked.v1", None),
         ("scheduling.requester-notified.v1", 4),
         ("scheduling.staff-assigned.v1", 5),
         ("production.step-opened.v1", 6),
@@ -70,6 +71,8 @@ async def test_bandung_with_a_rejection_at_each_review_level(system: System) -> 
         "koordinator-kpp",
         "ka-bagian",
     ]
+    booked = sorted(b["label"] for b in by_type["resources-booked"].data["bookings"])
+    assert booked == sorted(["Budi (demo)", *(f"{i.id} (demo)" for i in BANDUNG.step(6).inputs)])
     archive_name = by_type["recording-archived"].data["archive_name"]
     assert "peresmian-taman-kota" in archive_name
     assert len({e.data["case_id"] for e in history}) == 1
@@ -105,6 +108,7 @@ async def test_tangerang_with_two_rejections_publishes_and_emails_active_outlets
         ("intake.disposition-given.v1", 2),
         ("scheduling.step-opened.v1", 3),
         ("scheduling.staff-assigned.v1", 3),
+        ("scheduling.resources-booked.v1", None),
         ("production.step-opened.v1", 4),
         ("production.equipment-prepared.v1", 4),
         ("production.draft-produced.v1", 4),

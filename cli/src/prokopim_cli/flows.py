@@ -11,12 +11,25 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 from prokopim_kit.auth import issue_token
 from prokopim_sop import Sop, Step, StepKind
+
+WIB = timezone(timedelta(hours=7), "WIB")
+CREW_NAME = "Budi (demo)"
+MAX_SLOT_TRIES = 60
+
+
+@dataclass(frozen=True)
+class Team:
+    """The registered crew member and equipment items a demo case books."""
+
+    member_id: str
+    role: str
+    equipment: list[str]
 
 
 @dataclass
@@ -35,6 +48,8 @@ class Driver:
         self._secret = jwt_secret
         self._wait_within = wait_within
         self._http = httpx.AsyncClient(timeout=30.0)
+        self._teams: dict[str, Team] = {}
+        self._team_lock = asyncio.Lock()
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -56,6 +71,65 @@ class Driver:
             raise RuntimeError(f"{service} {path}: {response.status_code} {response.text}")
         result: dict[str, Any] = response.json() if response.content else {}
         return result
+
+    async def post(self, service: str, path: str, role: str, body: Any) -> httpx.Response:
+        return await self._http.post(
+            f"{self.urls[service]}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {self.token(role)}"},
+        )
+
+    async def team(self, sop: Sop, run: CaseRun) -> Team:
+        """Return the office's demo crew member and items, registering them the first time
+        (the registrations are recorded in `run`, as the case's run made them)."""
+        office = "-".join(sop.city.lower().split())
+        async with self._team_lock:
+            if office not in self._teams:
+                self._teams[office] = await self._register_team(sop, office, run)
+            return self._teams[office]
+
+    async def _register_team(self, sop: Sop, office: str, run: CaseRun) -> Team:
+        head = next(s.role for s in sop.steps if s.kind is StepKind.DISPOSITION)
+        field_steps = [s for s in sop.steps if s.kind in (StepKind.RECORD, StepKind.COVER)]
+        role = field_steps[0].role
+        base = f"{self.urls['scheduling']}/offices/{office}"
+        auth = {"Authorization": f"Bearer {self.token(head)}"}
+        crew = (await self._http.get(f"{base}/crew", headers=auth)).raise_for_status().json()
+        member = next((m for m in crew if m["name"] == CREW_NAME and role in m["roles"]), None)
+        if member is None:
+            body = {"name": CREW_NAME, "roles": [role], "contact": "demo@example.org"}
+            response = await self._http.post(f"{base}/crew", json=body, headers=auth)
+            run.calls.append(("scheduling", f"/offices/{office}/crew", response.status_code))
+            member = response.raise_for_status().json()
+        items = (await self._http.get(f"{base}/equipment", headers=auth)).raise_for_status().json()
+        equipment = []
+        for kind in dict.fromkeys(i.id for s in field_steps for i in s.inputs):
+            found = next((i for i in items if i["label"] == f"{kind} (demo)"), None)
+            if found is None:
+                body = {"kind": kind, "label": f"{kind} (demo)"}
+                response = await self._http.post(f"{base}/equipment", json=body, headers=auth)
+                path = f"/offices/{office}/equipment"
+                run.calls.append(("scheduling", path, response.status_code))
+                found = response.raise_for_status().json()
+            equipment.append(found["resource_id"])
+        return Team(member["resource_id"], role, equipment)
+
+    async def book(
+        self, run: CaseRun, service: str, path: str, role: str, body: dict[str, Any], field: str
+    ) -> dict[str, Any]:
+        """POST a command that books; on a clash, move the window past it and try again."""
+        for _ in range(MAX_SLOT_TRIES):
+            response = await self.post(service, path, role, body)
+            run.calls.append((service, path, response.status_code))
+            if response.status_code == 409 and response.json().get("error") == "booking_clash":
+                after = datetime.fromisoformat(response.json()["clashing_until"])
+                body = body | {field: (after + timedelta(hours=1)).isoformat()}
+                continue
+            if response.status_code >= 400:
+                raise RuntimeError(f"{service} {path}: {response.status_code} {response.text}")
+            result: dict[str, Any] = response.json()
+            return result
+        raise RuntimeError(f"{service} {path}: no free slot after {MAX_SLOT_TRIES} tries")
 
     async def case_view(self, service: str, case_id: str, role: str) -> dict[str, Any] | None:
         response = await self._http.get(
@@ -131,7 +205,8 @@ async def _do_step(
 ) -> int | None:
     case = f"/cases/{run.case_id}"
     svc, role, inputs = step.service.value, step.role, inputs_for(step)
-    when = (datetime.now().astimezone() + timedelta(days=7)).isoformat()
+    start = datetime.now(WIB).replace(minute=0, second=0, microsecond=0) + timedelta(days=7)
+    when = start.isoformat()
     files = [{"kind": "video", "ref": f"ref://{run.case_id}/take.mp4"}]
     match step.kind:
         case StepKind.DISPOSITION:
@@ -143,28 +218,24 @@ async def _do_step(
                 {"instruction": "Tindak lanjuti", "inputs": inputs},
             )
         case StepKind.COORDINATE_SCHEDULE:
-            await driver.call(
-                run,
-                svc,
-                f"{case}/schedule",
-                role,
-                {"scheduled_at": when, "location": "Balai Kota", "inputs": inputs},
-            )
+            team = await driver.team(sop, run)
+            schedule: dict[str, Any] = {"scheduled_at": when, "location": "Balai Kota"}
+            schedule |= {"inputs": inputs}
+            schedule |= {"crew": [{"member_id": team.member_id, "role": team.role}]}
+            schedule |= {"equipment": team.equipment}
+            await driver.book(run, svc, f"{case}/schedule", role, schedule, "scheduled_at")
         case StepKind.NOTIFY_REQUESTER:
             await driver.call(
                 run, svc, f"{case}/notification", role, {"channel": "email", "inputs": inputs}
             )
         case StepKind.ASSIGN_STAFF:
-            await driver.call(
-                run,
-                svc,
-                f"{case}/assignments",
-                role,
-                {
-                    "assignments": [{"name": "Budi", "role": "penata-liputan", "team": "A"}],
-                    "inputs": inputs,
-                },
-            )
+            team = await driver.team(sop, run)
+            member = {"name": CREW_NAME, "role": team.role, "member_id": team.member_id}
+            assign: dict[str, Any] = {"assignments": [member | {"team": "A"}], "inputs": inputs}
+            if not any(s.kind is StepKind.COORDINATE_SCHEDULE for s in sop.steps):
+                assign |= {"starts_at": when, "location": "Balai Kota"}
+                assign |= {"equipment": team.equipment}
+            await driver.book(run, svc, f"{case}/assignments", role, assign, "starts_at")
         case StepKind.RECORD | StepKind.COVER | StepKind.EDIT:
             if step.kind is not StepKind.EDIT and not view.get("equipment_ready", False):
                 checklist = {item.id: True for item in step.inputs}

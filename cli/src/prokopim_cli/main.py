@@ -22,6 +22,7 @@ from .errors import DEFAULT_DATABASE_URL, ExitCode, fail, run
 from .localsinks import local_sinks
 from .relayctl import relay_app
 from .replay import replay
+from .resources import app as resources_app
 from .sla import case_sla, format_sla
 from .system import DEFAULT_PORTS, SERVICES, start_system
 from .trail import case_history, format_trail
@@ -37,6 +38,7 @@ app.add_typer(relay_app, name="relay")
 app.command()(consumers)
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(stuck.app, name="cases")
+app.add_typer(resources_app, name="resources")
 
 DEMO_SOPS = {"bandung": "bdg-setda-010-2024", "tangerang": "tgr-58-2025"}
 DEMO_REJECTIONS = {"bandung": {8: 1}, "tangerang": {5: 1, 6: 1}}

@@ -145,3 +145,20 @@ def test_status_thresholds() -> None:
 def test_the_fold_ignores_arrival_order() -> None:
     case = Case().done("2025-05-07T08:00", 1, 2).done("2025-05-07T08:10", 2, 3)
     assert fold_case(reversed(case.facts), CATALOG, CAL) == case.fold()
+
+
+def test_a_cancellation_stops_the_running_clock_and_closes_the_case() -> None:
+    case = Case().done("2025-03-03 09:00", 1, 2).done("2025-03-03 09:10", 2, 3)
+    case.done("2025-03-03 09:40", None, None, "cancelled", "Acara dibatalkan")  # type: ignore[arg-type]
+
+    sla = case.fold()
+
+    cancelled = sla.attempts[-1]
+    assert (cancelled.step, cancelled.outcome, cancelled.reason) == (
+        3,
+        "cancelled",
+        "Acara dibatalkan",
+    )
+    assert cancelled.working_seconds == 30 * 60
+    assert not any(a.open for a in sla.attempts)
+    assert sla.closed_at == datetime(2025, 3, 3, 9, 40, tzinfo=WIB)

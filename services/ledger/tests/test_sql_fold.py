@@ -2,7 +2,7 @@
 
 Case by case over many generated cases: arbitrary fact sequences written as audit rows
 (steps completed without being entered, entries overwritten, rework, staff reassigned,
-clocks going backwards, weekends, public holidays and joint leave, open cases), and
+cancellations, clocks going backwards, weekends, public holidays and joint leave, open cases), and
 realistic cases of both SOPs appended as events and rebuilt with the second connection
 folding from the events. Working seconds agree to 1e-6, everything else exactly.
 """
@@ -86,6 +86,11 @@ def random_facts(rng: random.Random, sop: Sop, start: datetime, position: int) -
         if rng.random() < 0.25:
             staff = tuple((f"staff-{rng.randint(1, 5)}", rng.choice(roles)) for _ in range(3))
         position += rng.randint(1, 3)
+        if facts and rng.random() < 0.08:  # cancelled (and, now and then, carried on anyway)
+            reason = rng.choice([None, "Acara batal"])
+            cancel = Fact(position, case_id, "test", at, sop.id, sop.version, None, None)  # type: ignore[arg-type]
+            facts.append(cancel._replace(decision="cancelled", reason=reason, actor_id="s-1"))
+            continue
         facts.append(
             Fact(
                 position,

@@ -294,8 +294,11 @@ async def test_racing_commands_one_wins_the_other_is_told(scheduling: Scheduling
         ]
 
         async def both_waiting() -> bool:
+            # The first waits for the events table; the second for the first's transaction
+            # (it locks the case's agenda row before appending).
             waiting: int = await scheduling.store.pool.fetchval(
-                "SELECT count(*) FROM pg_locks WHERE relation = 'events'::regclass AND NOT granted"
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                " WHERE NOT l.granted AND a.datname = current_database()"
             )
             return waiting == 2
 

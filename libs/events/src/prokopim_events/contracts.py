@@ -458,3 +458,178 @@ def audience(event_type: str) -> Audience:
 def service_of(event_type: str) -> str:
     """Return the service that publishes an event type (`prokopim.<service>.<name>.vN`)."""
     return event_type.split(".")[1]
+
+
+# --- scheduling: resources, bookings and the leader's agenda (issue 15) -------------------
+class CrewMemberRegistered(Contract):
+    """A crew member was registered for an office's bookings.
+
+    Emitted by scheduling on `POST /offices/{office}/crew` (stream
+    `scheduling-resource-<resource_id>`); `roles` are the SOP roles the person can fill.
+    """
+
+    TYPE = "prokopim.scheduling.crew-member-registered.v1"
+    resource_id: UUID
+    office: str = Field(description="the office (the SOP's city, lower case), e.g. `bandung`")
+    name: str
+    roles: list[str]
+    contact: str | None = None
+
+
+class CrewMemberUpdated(Contract):
+    """A crew member's name, roles or contact changed (the whole record, as it now is).
+
+    Emitted by scheduling on `PUT /offices/{office}/crew/{resource_id}`.
+    """
+
+    TYPE = "prokopim.scheduling.crew-member-updated.v1"
+    resource_id: UUID
+    office: str
+    name: str
+    roles: list[str]
+    contact: str | None = None
+
+
+class EquipmentItemRegistered(Contract):
+    """An equipment item was registered for an office's bookings.
+
+    Emitted by scheduling on `POST /offices/{office}/equipment` (stream
+    `scheduling-resource-<resource_id>`); `kind` is an equipment input id of the office's
+    SOPs (e.g. `video-recorder`, `tripod`, `camera`).
+    """
+
+    TYPE = "prokopim.scheduling.equipment-item-registered.v1"
+    resource_id: UUID
+    office: str
+    kind: str
+    label: str
+    condition: Literal["available", "in-repair"] = "available"
+
+
+class EquipmentItemUpdated(Contract):
+    """An equipment item's label or condition changed (the whole record, as it now is).
+
+    Emitted by scheduling on `PUT /offices/{office}/equipment/{resource_id}`; an item
+    `in-repair` cannot be booked.
+    """
+
+    TYPE = "prokopim.scheduling.equipment-item-updated.v1"
+    resource_id: UUID
+    office: str
+    kind: str
+    label: str
+    condition: Literal["available", "in-repair"]
+
+
+class Booking(BaseModel):
+    """One person or item reserved for a case's activity window."""
+
+    model_config = ConfigDict(frozen=True)
+    booking_id: UUID = Field(description="stable per case and resource: the feeds' UID")
+    resource_id: UUID
+    resource_type: Literal["crew", "equipment"]
+    label: str = Field(description="the person's name or the item's label")
+    role: str | None = Field(default=None, description="the SOP role a crew member fills")
+    starts_at: datetime = Field(description="the activity's start")
+    ends_at: datetime = Field(description="the activity's end")
+    reserved_from: datetime = Field(description="start minus the travel/set-up buffer")
+    reserved_until: datetime = Field(description="end plus the travel/set-up buffer")
+    sequence: int = Field(description="raised each time the booking changes (iCalendar SEQUENCE)")
+    override_reason: str | None = Field(
+        default=None, description="why the scheduler booked over a clash, if they did"
+    )
+
+
+class ResourcesBooked(CaseEvent):
+    """People or equipment were reserved (or moved) for a case's activity window.
+
+    Emitted by scheduling in the same append as the step that reserves them (Bandung steps 3
+    and 5, Tangerang step 3) or a reschedule; lists only the bookings made or changed.
+    """
+
+    TYPE = "prokopim.scheduling.resources-booked.v1"
+    bookings: list[Booking]
+    location: str | None = None
+
+
+class BookingsReleased(CaseEvent):
+    """A case's reservations were released (the case was cancelled or its team changed).
+
+    Emitted by scheduling on `POST /cases/{case_id}/cancel` and when an assignment drops a
+    person or item reserved before.
+    """
+
+    TYPE = "prokopim.scheduling.bookings-released.v1"
+    booking_ids: list[UUID]
+    reason: str
+
+
+class CaseRescheduled(CaseEvent):
+    """A case's activity moved to a new window (and maybe venue); its bookings moved along.
+
+    Emitted by scheduling on `POST /cases/{case_id}/reschedule`.
+    """
+
+    TYPE = "prokopim.scheduling.case-rescheduled.v1"
+    starts_at: datetime
+    ends_at: datetime
+    location: str | None = None
+    reason: str
+
+
+class CaseCancelled(CaseEvent):
+    """The case was cancelled: its bookings are released and its SLA clocks stop.
+
+    Emitted by scheduling on `POST /cases/{case_id}/cancel`; the ledger closes the case's
+    running step attempts at this instant (outcome `cancelled`).
+    """
+
+    TYPE = "prokopim.scheduling.case-cancelled.v1"
+    reason: str
+
+
+class AgendaEntry(BaseModel):
+    """One case's place on the leader's agenda."""
+
+    model_config = ConfigDict(frozen=True)
+    case_id: UUID
+    activity_name: str
+    starts_at: datetime
+    ends_at: datetime
+    location: str | None = None
+    tentative: bool = Field(description="only the activity's date is known (at intake)")
+
+
+class AgendaOverlapFlagged(Contract):
+    """Two cases' activities overlap for the same leader or at the same venue (a warning).
+
+    Emitted by scheduling when a case is registered at intake (its activity date) and when
+    it is scheduled or rescheduled (its window); nothing is blocked. Stream
+    `scheduling-agenda-<case_id>` of the case that raised it, the first of `cases`.
+    """
+
+    TYPE = "prokopim.scheduling.agenda-overlap-flagged.v1"
+    office: str
+    basis: Literal["leader", "venue"]
+    leader: str
+    venue: str | None = None
+    detected_at: Literal["intake", "scheduling"]
+    cases: list[AgendaEntry] = Field(description="the case that raised it, then the other")
+
+
+CONTRACTS.update(
+    {
+        cls.TYPE: cls
+        for cls in (
+            CrewMemberRegistered,
+            CrewMemberUpdated,
+            EquipmentItemRegistered,
+            EquipmentItemUpdated,
+            ResourcesBooked,
+            BookingsReleased,
+            CaseRescheduled,
+            CaseCancelled,
+            AgendaOverlapFlagged,
+        )
+    }
+)

@@ -27,6 +27,7 @@ from .calendar import WorkingCalendar
 # Python fold, the SQL fold (sla_sql.py), the live alerts and the metrics all read.
 AT_RISK_SHARE = 0.75  # at risk from 75 % of the standard
 BREACH_SHARE = 1.0  # breached beyond it
+CANCELLED = "cancelled"  # the decision of a case-cancelled fact: it stops the running clocks
 
 
 class Status(StrEnum):
@@ -53,7 +54,7 @@ class Fact(NamedTuple):
     occurred_at: datetime
     sop_id: str
     sop_version: str
-    step: int
+    step: int  # None only for a cancellation, which completes no step of its own
     next_step: int | None
     decision: str | None = None
     reason: str | None = None
@@ -85,7 +86,7 @@ class Attempt(NamedTuple):
     completed_at: datetime | None = None
     completed_position: int | None = None
     completed_by: str | None = None
-    outcome: str | None = None  # completed | approved | rejected
+    outcome: str | None = None  # completed | approved | rejected | cancelled
     reason: str | None = None
     working_seconds: float | None = None
     status: Status | None = None
@@ -159,6 +160,37 @@ def fold_case(facts: Iterable[Fact], catalog: SopCatalog, calendar: WorkingCalen
     closed_at: datetime | None = None
     for fact in ordered:
         step, at = fact.step, fact.occurred_at
+        if fact.decision == CANCELLED:  # every running attempt ends here; nothing else
+            for running_step, opened in running.items():
+                role, standard = plan[running_step]
+                used = calendar.working_seconds(opened[0], at)
+                attempts.append(
+                    Attempt(
+                        case_id,
+                        running_step,
+                        opened[2],
+                        sop_id,
+                        version,
+                        role,
+                        _assignees(staff, role),
+                        opened[0],
+                        opened[1],
+                        standard,
+                        None,
+                        None,
+                        at,
+                        fact.position,
+                        fact.actor_id,
+                        CANCELLED,
+                        fact.reason,
+                        used,
+                        status_of(used, standard),
+                    )
+                )
+            if running:
+                closed_at = at
+            running.clear()
+            continue
         if fact.assignments:
             staff = fact.assignments
         entry = running.pop(step, None)

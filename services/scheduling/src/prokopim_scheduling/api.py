@@ -30,9 +30,10 @@ from prokopim_kit.runtime import Runtime, runtime_of
 from prokopim_sop import Sop
 from pydantic import BaseModel
 
-from . import service
+from . import booked_steps, service
+from .booked_steps import BookedAssignment, BookedSchedule
 from .domain import NoSchedule
-from .schemas import AssignmentsBody, NotificationBody, ScheduleBody
+from .schemas import NotificationBody
 from .views import (
     CaseView,
     NotificationRecord,
@@ -64,10 +65,10 @@ class NotificationPage(BaseModel):
     responses=problem_responses(*COMMAND_ERRORS, InvalidCommand, body=True),
 )
 async def coordinate_schedule(
-    case_id: UUID, body: ScheduleBody, actor: CurrentActor, runtime: RuntimeDep
+    case_id: UUID, body: BookedSchedule, actor: CurrentActor, runtime: RuntimeDep
 ) -> StepResult:
-    """Coordinate the schedule (kind coordinate-schedule)."""
-    return await service.coordinate_schedule(runtime, actor, case_id, body)
+    """Coordinate the schedule (kind coordinate-schedule), reserving the crew and items named."""
+    return await booked_steps.coordinate_schedule(runtime, actor, case_id, body)
 
 
 @router.post(
@@ -98,10 +99,10 @@ router.add_api_route(
     responses=problem_responses(*COMMAND_ERRORS, body=True),
 )
 async def assign_staff(
-    case_id: UUID, body: AssignmentsBody, actor: CurrentActor, runtime: RuntimeDep
+    case_id: UUID, body: BookedAssignment, actor: CurrentActor, runtime: RuntimeDep
 ) -> StepResult:
-    """Assign the staff or split the coverage teams (kind assign-staff)."""
-    return await service.assign_staff(runtime, actor, case_id, body)
+    """Assign the staff or split the coverage teams (kind assign-staff), reserving them."""
+    return await booked_steps.assign_staff(runtime, actor, case_id, body)
 
 
 @router.get(

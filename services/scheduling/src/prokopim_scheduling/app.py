@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from prokopim_events.migrations import package_migrations
 from prokopim_kit.runtime import ServiceSettings, create_service_app
 
 from .api import router
+from .booking_api import router as booking_router
 from .handlers import on_event
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
     """Build the scheduling app: its routes, and its reaction to hand-overs from NATS."""
+    routes = APIRouter()  # a fresh one per app: include_router copies the routes
+    routes.include_router(router)
+    routes.include_router(booking_router)
     return create_service_app(
         name="scheduling",
-        router=router,
+        router=routes,
+        migrations=package_migrations("prokopim_scheduling", "scheduling"),
         settings=settings,
         on_event=on_event,
         description=(

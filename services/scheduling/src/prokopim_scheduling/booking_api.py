@@ -1,0 +1,194 @@
+"""Scheduling's HTTP routes for resources, bookings, reschedule/cancel and calendar feeds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.responses import HTMLResponse
+from prokopim_kit.auth import CurrentActor
+from prokopim_kit.runtime import Runtime, runtime_of
+from pydantic import BaseModel
+
+from . import booked_steps, feeds, resources, status_page
+from .booked_steps import CancelCase, CaseChange, RescheduleCase
+from .resources import CrewMemberBody, EquipmentItemBody, ResourceView
+
+RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+
+router = APIRouter(tags=["bookings"])
+
+
+class BookingRow(BaseModel):
+    booking_id: UUID
+    case_id: UUID
+    resource_id: UUID
+    resource: str
+    resource_type: str
+    role: str | None
+    summary: str
+    location: str | None
+    starts_at: datetime
+    ends_at: datetime
+    reserved_from: datetime
+    reserved_until: datetime
+    sequence: int
+    status: str
+    override_reason: str | None
+
+
+BOOKING_ROWS = (
+    "SELECT b.booking_id, b.case_id, b.resource_id, r.name AS resource, r.type AS resource_type,"
+    " b.role, b.summary, b.location, b.starts_at, b.ends_at, lower(b.during) AS reserved_from,"
+    " upper(b.during) AS reserved_until, b.sequence, b.status, b.override_reason"
+    " FROM scheduling_bookings b JOIN scheduling_resources r USING (resource_id)"
+)
+
+
+@router.post(
+    "/offices/{office}/crew", status_code=status.HTTP_201_CREATED, response_model=ResourceView
+)
+async def register_crew(
+    office: str, body: CrewMemberBody, actor: CurrentActor, runtime: RuntimeDep
+) -> ResourceView:
+    """Register a crew member (name, SOP roles they can fill, contact)."""
+    return await resources.register(runtime, actor, office, body)
+
+
+@router.put("/offices/{office}/crew/{resource_id}", response_model=ResourceView)
+async def update_crew(
+    office: str, resource_id: UUID, body: CrewMemberBody, actor: CurrentActor, runtime: RuntimeDep
+) -> ResourceView:
+    """Replace a crew member's record."""
+    return await resources.update(runtime, actor, office, resource_id, body)
+
+
+@router.get("/offices/{office}/crew", response_model=list[ResourceView])
+async def list_crew(office: str, actor: CurrentActor, runtime: RuntimeDep) -> list[ResourceView]:
+    """Return the office's crew members."""
+    return await resources.list_resources(runtime, office, "crew")
+
+
+@router.post(
+    "/offices/{office}/equipment",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ResourceView,
+)
+async def register_equipment(
+    office: str, body: EquipmentItemBody, actor: CurrentActor, runtime: RuntimeDep
+) -> ResourceView:
+    """Register an equipment item (kind from the office's SOPs, label, condition)."""
+    return await resources.register(runtime, actor, office, body)
+
+
+@router.put("/offices/{office}/equipment/{resource_id}", response_model=ResourceView)
+async def update_equipment(
+    office: str,
+    resource_id: UUID,
+    body: EquipmentItemBody,
+    actor: CurrentActor,
+    runtime: RuntimeDep,
+) -> ResourceView:
+    """Replace an equipment item's record (e.g. mark it in repair)."""
+    return await resources.update(runtime, actor, office, resource_id, body)
+
+
+@router.get("/offices/{office}/equipment", response_model=list[ResourceView])
+async def list_equipment(
+    office: str, actor: CurrentActor, runtime: RuntimeDep
+) -> list[ResourceView]:
+    """Return the office's equipment items."""
+    return await resources.list_resources(runtime, office, "equipment")
+
+
+@router.get("/offices/{office}/bookings", response_model=list[BookingRow])
+async def office_bookings(
+    office: str,
+    actor: CurrentActor,
+    runtime: RuntimeDep,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+) -> list[BookingRow]:
+    """Return the office's confirmed bookings overlapping from..to (all when not given)."""
+    resources.offices(runtime).sops(office)
+    rows = await runtime.pool.fetch(
+        f"{BOOKING_ROWS} WHERE b.office = $1 AND b.status = 'confirmed'"
+        " AND b.during && tstzrange($2, $3) ORDER BY lower(b.during), r.name",
+        office,
+        start,
+        end,
+    )
+    return [BookingRow(**dict(row)) for row in rows]
+
+
+@router.get("/cases/{case_id}/bookings", response_model=list[BookingRow])
+async def case_bookings(
+    case_id: UUID, actor: CurrentActor, runtime: RuntimeDep
+) -> list[BookingRow]:
+    """Return a case's bookings, released ones included (status `cancelled`)."""
+    rows = await runtime.pool.fetch(
+        f"{BOOKING_ROWS} WHERE b.case_id = $1 ORDER BY r.type, r.name", case_id
+    )
+    return [BookingRow(**dict(row)) for row in rows]
+
+
+@router.post("/cases/{case_id}/reschedule", response_model=CaseChange)
+async def reschedule_case(
+    case_id: UUID, body: RescheduleCase, actor: CurrentActor, runtime: RuntimeDep
+) -> CaseChange:
+    """Move the case's activity; its bookings move too (409 naming a clash)."""
+    return await booked_steps.reschedule(runtime, actor, case_id, body)
+
+
+@router.post("/cases/{case_id}/cancel", response_model=CaseChange)
+async def cancel_case(
+    case_id: UUID, body: CancelCase, actor: CurrentActor, runtime: RuntimeDep
+) -> CaseChange:
+    """Cancel the case: bookings released, agenda entry cancelled, SLA clocks stopped."""
+    return await booked_steps.cancel(runtime, actor, case_id, body)
+
+
+@router.post("/feeds", status_code=status.HTTP_201_CREATED, response_model=feeds.FeedView)
+async def create_feed(
+    body: feeds.NewFeed, actor: CurrentActor, runtime: RuntimeDep
+) -> feeds.FeedView:
+    """Issue a calendar feed URL with its own secret (shown only in this answer)."""
+    return await feeds.create_feed(runtime, actor, body)
+
+
+@router.post("/feeds/{feed_id}/revoke", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_feed(feed_id: UUID, actor: CurrentActor, runtime: RuntimeDep) -> Response:
+    """Revoke a feed: its URL answers 404 from now on."""
+    await feeds.revoke_feed(runtime, actor, feed_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/calendars/{feed_id}.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}},
+)
+async def calendar_feed(
+    feed_id: UUID, runtime: RuntimeDep, token: Annotated[str, Query(min_length=1)]
+) -> Response:
+    """The iCalendar feed itself: no bearer token, the feed's secret is in its URL."""
+    body = await feeds.render_feed(runtime, feed_id, token)
+    return Response(body, media_type="text/calendar; charset=utf-8")
+
+
+class StatusLink(BaseModel):
+    path: str
+
+
+@router.post("/cases/{case_id}/status-link", response_model=StatusLink)
+async def status_link(case_id: UUID, actor: CurrentActor, runtime: RuntimeDep) -> StatusLink:
+    """Return the path of the requester's status page (the same every time)."""
+    return StatusLink(path=status_page.status_path(runtime, case_id))
+
+
+@router.get("/status/{case_id}/{token}", response_class=HTMLResponse)
+async def requester_status(case_id: UUID, token: str, runtime: RuntimeDep) -> HTMLResponse:
+    """The requester's status page (no login: the link is the credential)."""
+    return HTMLResponse(await status_page.render(runtime, case_id, token))

@@ -1,0 +1,45 @@
+"""The requester's status page: milestones and schedule in Indonesian, no staff data."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from prokopim_scheduling.handlers import on_event
+from prokopim_sop import load_catalog
+
+from .conftest import Svc, assign, assign_body, crew
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+TANGERANG = load_catalog().get("tgr-58-2025")
+NINE = datetime(2026, 12, 8, 9, 0, tzinfo=timezone(timedelta(hours=7)))
+
+
+async def test_the_status_page_shows_milestones_and_schedule_but_nobody(svc: Svc) -> None:
+    budi = await crew(svc, "tangerang", "Budi Santoso", ["tim-liputan"])
+    case = await svc.intake(TANGERANG, activity="Rapat Paripurna")
+    body = assign_body(budi, NINE)
+    body["assignments"][0]["name"] = "Budi Santoso"
+    assert (await assign(svc, case, body)).status_code == 201
+    for event in await svc.read(f"scheduling-{case}"):  # as the consumer receives them
+        async with svc.runtime.pool.acquire() as conn, conn.transaction():
+            await on_event(svc.runtime, event, conn)
+
+    link = await svc.post(f"/cases/{case}/status-link", "ketua-tim", {})
+    assert link.status_code == 200
+    path = link.json()["path"]
+    page = await svc.http.get(path)  # no login: the link is the credential
+
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    text = page.text
+    assert "Status permohonan: Rapat Paripurna" in text
+    order = ["Permohonan diterima", "Disposisi pimpinan diberikan", "Petugas ditugaskan"]
+    assert [text.index(m) for m in order] == sorted(text.index(m) for m in order)
+    assert "Jadwal pelaksanaan: 8 Desember 2026 pukul 09.00 WIB sampai 11.00 WIB" in text
+    assert "Budi" not in text and "ketua-tim" not in text
+
+    forged = path[:-4] + ("AAAA" if not path.endswith("AAAA") else "BBBB")
+    assert (await svc.http.get(forged)).status_code == 404
+    other = path.replace(str(case), "00000000-0000-4000-8000-000000000000")
+    assert (await svc.http.get(other)).status_code == 404
