@@ -86,7 +86,10 @@ class Svc:
 
 
 @pytest.fixture
-async def svc(database_url: str, infra: Any, topology: Topology) -> AsyncIterator[Svc]:
+async def svc(
+    database_url: str, infra: Any, topology: Topology, nats_client: Any
+) -> AsyncIterator[Svc]:
+    """The app on this test's database and namespace (`nats_client` provisions its durable)."""
     secret = secrets.token_urlsafe(40)
     settings = ServiceSettings(
         database_url=database_url,

@@ -45,13 +45,13 @@ async def test_overlapping_windows_at_one_venue_are_flagged_without_blocking(svc
     second = await svc.intake(TANGERANG, activity="Rapat", day=date(2026, 12, 11))
     assert await flags(svc, second) == []  # different days at intake
 
-    assert (await assign(svc, first, assign_body(budi, NINE, leader="wakil"))).status_code == 201
+    assert (await assign(svc, first, assign_body(budi, NINE, leader="wakil"))).status_code == 200
     later = NINE + timedelta(hours=1)
     body = assign_body(siti, later, leader="wali-kota")
     body["assignments"][0]["name"] = "Siti"
     booked = await assign(svc, second, body)
 
-    assert booked.status_code == 201, booked.text
+    assert booked.status_code == 200, booked.text
     (flag,) = await flags(svc, second)
     assert flag["detected_at"] == "scheduling" and flag["basis"] == "venue"
     assert flag["venue"] == "Pendopo"
@@ -83,7 +83,7 @@ async def test_feeds_keep_uids_raise_sequence_and_cancel(svc: Svc) -> None:
     case = await svc.intake(TANGERANG, activity="Rapat Paripurna")
     _, crew_path = await feed(svc, "crew", budi)
     _, office_path = await feed(svc, "office")
-    assert (await assign(svc, case, assign_body(budi, NINE))).status_code == 201
+    assert (await assign(svc, case, assign_body(budi, NINE))).status_code == 200
     (booking,) = (await svc.get(f"/cases/{case}/bookings")).json()
 
     (first,) = events(await fetch(svc, crew_path))

@@ -46,10 +46,10 @@ async def test_bad_resources_are_refused_naming_what_is_wrong(svc: Svc) -> None:
     head = "kepala-bagian"
     role = await svc.post("/offices/tangerang/crew", head, {"name": "X", "roles": ["penata"]})
     assert role.status_code == 422 and role.json()["field"] == "roles"
-    assert "tim-liputan" in role.json()["message"]
+    assert "tim-liputan" in role.json()["detail"]
     kind = await svc.post("/offices/tangerang/equipment", head, {"kind": "drone", "label": "D"})
     assert kind.status_code == 422 and kind.json()["field"] == "kind"
-    assert "camera" in kind.json()["message"]
+    assert "camera" in kind.json()["detail"]
     office = await svc.post("/offices/jakarta/crew", head, {"name": "X", "roles": ["a"]})
     assert office.status_code == 404 and office.json()["error"] == "unknown_office"
     who = await svc.post("/offices/tangerang/crew", "tim-liputan", {"name": "X", "roles": ["a"]})
@@ -61,7 +61,7 @@ async def test_an_overlapping_booking_is_refused_naming_the_clash(svc: Svc) -> N
     first, second = await svc.intake(TANGERANG), await svc.intake(TANGERANG, activity="Rapat")
 
     booked = await assign(svc, first, assign_body(budi, NINE))
-    assert booked.status_code == 201, booked.text
+    assert booked.status_code == 200, booked.text
     # 10:30 starts within the first's window plus its 30-minute buffer
     refused = await assign(svc, second, assign_body(budi, NINE + timedelta(hours=2, minutes=30)))
 
@@ -71,12 +71,12 @@ async def test_an_overlapping_booking_is_refused_naming_the_clash(svc: Svc) -> N
     assert clash["resource"] == "Budi" and clash["clashing_case_id"] == str(first)
     assert clash["clashing_from"] == "2026-12-08T08:30:00+07:00"
     assert clash["clashing_until"] == "2026-12-08T11:30:00+07:00"
-    assert "Budi" in clash["message"] and str(first) in clash["message"]
-    assert "2026-12-08 08:30 WIB" in clash["message"]
+    assert "Budi" in clash["detail"] and str(first) in clash["detail"]
+    assert "2026-12-08 08:30 WIB" in clash["detail"]
     assert await svc.types(f"scheduling-{second}") == ["step-opened.v1"]
 
     later = await assign(svc, second, assign_body(budi, NINE + timedelta(hours=3)))
-    assert later.status_code == 201, later.text
+    assert later.status_code == 200, later.text
     assert await svc.types(f"scheduling-{first}") == [
         "step-opened.v1",
         "staff-assigned.v1",
@@ -87,12 +87,12 @@ async def test_an_overlapping_booking_is_refused_naming_the_clash(svc: Svc) -> N
 async def test_a_scheduler_can_override_a_clash_with_a_reason_that_is_recorded(svc: Svc) -> None:
     budi = await crew(svc, "tangerang", "Budi", ["tim-liputan"])
     first, second = await svc.intake(TANGERANG), await svc.intake(TANGERANG, activity="Rapat")
-    assert (await assign(svc, first, assign_body(budi, NINE))).status_code == 201
+    assert (await assign(svc, first, assign_body(budi, NINE))).status_code == 200
 
     body = assign_body(budi, NINE, override_reason="Wali Kota meminta Budi di kedua acara")
     overridden = await assign(svc, second, body)
 
-    assert overridden.status_code == 201, overridden.text
+    assert overridden.status_code == 200, overridden.text
     booked = (await svc.read(f"scheduling-{second}"))[-1]
     assert booked.type == "prokopim.scheduling.resources-booked.v1"
     reason = "Wali Kota meminta Budi di kedua acara"
@@ -113,13 +113,13 @@ async def test_twenty_concurrent_bookings_of_one_person_give_exactly_one(svc: Sv
     )
 
     statuses = sorted(r.status_code for r in responses)
-    assert statuses == [201] + [409] * 19, [r.text for r in responses if r.status_code != 409]
+    assert statuses == [200] + [409] * 19, [r.text for r in responses if r.status_code != 409]
     assert {r.json()["error"] for r in responses if r.status_code == 409} == {"booking_clash"}
     rows = await svc.runtime.pool.fetch(
         "SELECT case_id FROM scheduling_bookings WHERE resource_id = $1 AND status = 'confirmed'",
         UUID(budi),
     )
-    winner = [case for case, r in zip(cases, responses, strict=True) if r.status_code == 201]
+    winner = [case for case, r in zip(cases, responses, strict=True) if r.status_code == 200]
     assert [row["case_id"] for row in rows] == winner
 
 
@@ -164,7 +164,7 @@ async def test_reschedule_moves_and_cancel_releases_the_bookings(svc: Svc) -> No
     camera = await item(svc, "tangerang", "camera", "Kamera #1")
     case, other = await svc.intake(TANGERANG), await svc.intake(TANGERANG, activity="Rapat")
     body = assign_body(budi, NINE) | {"equipment": [camera]}
-    assert (await assign(svc, case, body)).status_code == 201
+    assert (await assign(svc, case, body)).status_code == 200
 
     moved = await svc.post(
         f"/cases/{case}/reschedule",
@@ -176,7 +176,7 @@ async def test_reschedule_moves_and_cancel_releases_the_bookings(svc: Svc) -> No
     rows = (await svc.get(f"/cases/{case}/bookings")).json()
     assert {(r["starts_at"], r["sequence"]) for r in rows} == {("2026-12-09T06:00:00Z", 1)}
     # the old window is free again
-    assert (await assign(svc, other, assign_body(budi, NINE))).status_code == 201
+    assert (await assign(svc, other, assign_body(budi, NINE))).status_code == 200
 
     cancelled = await svc.post(f"/cases/{case}/cancel", "kepala-bagian", {"reason": "Batal"})
     assert cancelled.status_code == 200, cancelled.text
@@ -208,17 +208,17 @@ async def test_bandung_books_at_step_3_and_keeps_the_crew_assigned_at_step_5(svc
         "equipment": [tripod],
     }
     done = await svc.post(f"/cases/{case}/schedule", "ka-tim-dokpim", schedule)
-    assert done.status_code == 201, done.text
+    assert done.status_code == 200, done.text
     notified = await svc.post(
         f"/cases/{case}/notification", "koordinator-kpp", {"channel": "email", "inputs": BDG_INPUTS}
     )
-    assert notified.status_code == 201
+    assert notified.status_code == 200
 
     team = [{"name": "Asep", "role": "penata-liputan", "member_id": asep}]
     step5 = {"assignments": team, "inputs": {"schedule": "jadwal"}}
     assigned = await svc.post(f"/cases/{case}/assignments", "ka-tim-dokpim", step5)
 
-    assert assigned.status_code == 201, assigned.text
+    assert assigned.status_code == 200, assigned.text
     rows = {r["resource"]: r for r in (await svc.get(f"/cases/{case}/bookings")).json()}
     assert {name: r["status"] for name, r in rows.items()} == {
         "Asep": "confirmed",
@@ -242,7 +242,7 @@ async def test_a_refused_booking_leaves_nothing_behind(svc: Svc) -> None:
     budi = await crew(svc, "tangerang", "Budi", ["tim-liputan"])
     camera = await item(svc, "tangerang", "camera", "Kamera #1")
     first, second = await svc.intake(TANGERANG), await svc.intake(TANGERANG, activity="Rapat")
-    assert (await assign(svc, first, assign_body(budi, NINE))).status_code == 201
+    assert (await assign(svc, first, assign_body(budi, NINE))).status_code == 200
 
     body = assign_body(budi, NINE) | {"equipment": [camera]}
     assert (await assign(svc, second, body)).status_code == 409

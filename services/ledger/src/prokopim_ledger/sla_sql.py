@@ -134,19 +134,26 @@ WITH x AS MATERIALIZED (
 ), m AS (
     SELECT f.case_id, f.position, f.occurred_at, f.next_step, f.decision, f.reason,
            f.actor_id, f.case_sop, f.case_version, f.opened_at, f.before_s, f.into_s,
-           k.step, k.kind,
+           k.step, k.kind, k.cancel,
            CASE k.kind WHEN 0 THEN f.staff_now ELSE f.staff_last END AS staff_at,
            lag(f.position * 2 + k.kind) OVER p AS prev_key,  -- position and kind
            lag(f.occurred_at) OVER p AS prev_at,
            lag(f.before_s) OVER p AS prev_before,
            lag(f.into_s) OVER p AS prev_into,
            lead(k.kind) OVER p AS next_kind
-      FROM f CROSS JOIN LATERAL (VALUES (f.step, 0), (f.next_step, 1)) AS k (step, kind)
+      FROM f CROSS JOIN LATERAL (
+          SELECT v.step, v.kind, false FROM (VALUES (f.step, 0), (f.next_step, 1)) AS v (step, kind)
+          UNION ALL  -- a cancellation: a completion mark at every step of the SOP
+          SELECT p.step, 0, true FROM ledger_sla_plan p
+           WHERE f.decision = 'cancelled' AND p.step > 0
+             AND (p.sop_id, p.sop_version) = (f.case_sop, f.case_version)
+      ) AS k (step, kind, cancel)
      WHERE k.step IS NOT NULL
     WINDOW p AS (PARTITION BY f.case_id, k.step ORDER BY f.position, k.kind)
 ), n AS (
     SELECT m.*, m.prev_key %% 2 = 1 AS entered,
-           sum(CASE WHEN m.kind = 1 OR m.prev_key %% 2 IS DISTINCT FROM 1 THEN 1 ELSE 0 END)
+           sum(CASE WHEN m.kind = 1 OR (m.prev_key %% 2 IS DISTINCT FROM 1 AND NOT m.cancel)
+                    THEN 1 ELSE 0 END)
                OVER (PARTITION BY m.case_id, m.step ORDER BY m.position, m.kind
                      ROWS UNBOUNDED PRECEDING) AS number
       FROM m
@@ -169,7 +176,7 @@ SELECT n.case_id,
        CASE WHEN n.kind = 0 THEN n.position END,
        CASE WHEN n.kind = 0 THEN n.actor_id END,
        CASE WHEN n.kind = 0 THEN coalesce(n.decision, 'completed') END,
-       CASE WHEN n.kind = 0 AND n.decision = 'rejected' THEN n.reason END,
+       CASE WHEN n.kind = 0 AND n.decision IN ('rejected', 'cancelled') THEN n.reason END,
        u.used,
        CASE WHEN n.kind = 1 THEN NULL
             {status_of_used} END,
@@ -185,7 +192,7 @@ SELECT n.case_id,
   LEFT JOIN ledger_sla_plan p
     ON (p.sop_id, p.sop_version, p.step) = (n.case_sop, n.case_version, n.step)
   LEFT JOIN staff_names s ON s.position = n.staff_at AND s.role = p.role
- WHERE n.kind = 0 OR n.next_kind IS NULL
+ WHERE (n.kind = 0 AND (n.entered OR NOT n.cancel)) OR (n.kind = 1 AND n.next_kind IS NULL)
 $query$, facts) USING low, high;
 END
 $function$;
