@@ -1,4 +1,5 @@
-"""Benchmark the event store against pyeventsourcing's PostgreSQL recorder on one server.
+"""Benchmark the event store against two peers on one server: pyeventsourcing's PostgreSQL
+recorder and message-db (Eventide's PostgreSQL message store, see messagedb.py).
 
     python bench/store.py --events 5000 [--rounds 3] [--page 1000]
 
@@ -8,7 +9,7 @@ prokopim_cli.infra). Creates its own two databases and NATS namespace and drops 
 Each store gets the same work: single-event appends from 4 concurrent writers (each cycling
 over its own streams, so versions increase), batches of 100 from 4 writers, an ordered
 replay of everything, all with the same ~200-byte JSON body. The rounds alternate between
-the two stores, so both meet the same background load; each figure is the median over the
+the three stores, so all meet the same background load; each figure is the median over the
 rounds. The last line printed is one JSON object with every figure.
 """
 
@@ -32,10 +33,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+import messagedb
 import nats
 import orjson
 from eventsourcing.persistence import StoredEvent as PeerEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from messagedb import MessageDb
 from prokopim_cli.infra import running_infra  # type: ignore[import-untyped,unused-ignore]
 from prokopim_events.db import connect
 from prokopim_events.envelope import NewEvent
@@ -222,6 +225,35 @@ def peer_replay(recorder: PostgresApplicationRecorder, page_size: int) -> tuple[
     return count, rate(count, time.perf_counter() - started)
 
 
+# --- message-db ----------------------------------------------------------------------------
+
+
+async def mdb_single(mdb: MessageDb, events: int, round_: int) -> float:
+    """Each writer writes one message per call, cycling over its streams."""
+
+    async def writer(w: int) -> None:
+        streams = [messagedb.stream_name(uuid.uuid4().hex) for _ in range(STREAMS_PER_WRITER)]
+        for i in range(per_writer(events)):
+            await mdb.write(streams[i % STREAMS_PER_WRITER], i // STREAMS_PER_WRITER - 1, body(i))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer(w) for w in range(WRITERS)))
+    return rate(per_writer(events) * WRITERS, time.perf_counter() - started)
+
+
+async def mdb_batch(mdb: MessageDb, events: int) -> float:
+    """Each writer writes batches of BATCH messages, each batch opening a new stream."""
+
+    async def writer(w: int) -> None:
+        for _ in range(batches_per_writer(events)):
+            stream = messagedb.stream_name(uuid.uuid4().hex)
+            await mdb.write_batch(stream, (body(i) for i in range(BATCH)))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer(w) for w in range(WRITERS)))
+    return rate(batches_per_writer(events) * BATCH * WRITERS, time.perf_counter() - started)
+
+
 # --- harness -------------------------------------------------------------------------------
 
 
@@ -258,7 +290,10 @@ async def run(
     async with (
         fresh_database(database_url, f"prokopim_bench_{tag}") as ours_url,
         fresh_database(database_url, f"prokopim_bench_peer_{tag}") as peer_url,
+        fresh_database(database_url, f"prokopim_bench_mdb_{tag}") as mdb_url,
     ):
+        await messagedb.install(mdb_url)
+        mdb = await MessageDb.connect(mdb_url, WRITERS)
         conn = await connect(ours_url)
         try:
             await migrate(conn, backbone_migrations())
@@ -272,13 +307,16 @@ async def run(
                     samples["peer_single_eps"].append(
                         await asyncio.to_thread(peer_single, recorder, events)
                     )
+                    samples["mdb_single_eps"].append(await mdb_single(mdb, events, r))
                     samples["batch_eps"].append(await ours_batch(store, events, r))
                     samples["peer_batch_eps"].append(
                         await asyncio.to_thread(peer_batch, recorder, events)
                     )
+                    samples["mdb_batch_eps"].append(await mdb_batch(mdb, events))
                 await store.drain()
                 await vacuum(ours_url, "events")
                 await vacuum(peer_url, "stored_events")
+                await vacuum(mdb_url, "message_store.messages")
                 expected, _ = await asyncio.to_thread(peer_replay, recorder, page_size)
                 await readable(store, expected)
                 for _ in range(max(rounds, 5)):
@@ -287,12 +325,16 @@ async def run(
                     peer_total, eps = await asyncio.to_thread(peer_replay, recorder, page_size)
                     samples["peer_replay_eps"].append(eps)
                     assert peer_total == total, (peer_total, total)
+                    mdb_total, eps = await mdb.replay(page_size)
+                    samples["mdb_replay_eps"].append(eps)
+                    assert mdb_total == total, (mdb_total, total)
             topology = Topology(namespace=f"bench{tag}")
             samples["relay_eps"].append(
                 await ours_relay(store, ours_url, nats_url, topology, total)
             )
         finally:
             await store.close()
+            await mdb.close()
 
     writes = f"{WRITERS} writers, {rounds} rounds of {events}"
     for key, label, what in (
@@ -302,11 +344,13 @@ async def run(
     ):
         report("prokopim", f"{label}, {what}", samples[f"{key}_eps"])
         report("eventsourcing", f"{label}, {what}", samples[f"peer_{key}_eps"])
+        report("message-db", f"{label}, {what}", samples[f"mdb_{key}_eps"])
     report("prokopim", f"relay to JetStream (acked), {total} events", samples["relay_eps"])
 
     results = {key: statistics.median(values) for key, values in samples.items()}
     for key in ("single", "batch", "replay"):
         results[f"{key}_ratio"] = round(results[f"{key}_eps"] / results[f"peer_{key}_eps"], 2)
+        results[f"mdb_{key}_ratio"] = round(results[f"{key}_eps"] / results[f"mdb_{key}_eps"], 2)
     return results
 
 

@@ -24,12 +24,23 @@ def local_sinks(data_dir: Path) -> Iterator[dict[str, str]]:
     """Run a local website endpoint and SMTP server; yield the env that points at them."""
     posts = data_dir / "website"
     posts.mkdir(parents=True, exist_ok=True)
+    # The server answers each post on its own thread: numbering by counting the files
+    # already written gave two concurrent posts one number, and the second overwrote the
+    # first. The number is taken under a lock, and a file is created, never replaced.
+    numbering = threading.Lock()
+    taken = [len(list(posts.glob("*.json")))]
+
+    def next_number() -> int:
+        with numbering:
+            taken[0] += 1
+            return taken[0]
 
     class Website(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            number = len(list(posts.glob("*.json"))) + 1
-            (posts / f"{number:05d}.json").write_bytes(body)
+            number = next_number()
+            with (posts / f"{number:05d}.json").open("xb") as post:
+                post.write(body)
             self.send_response(201)
             self.send_header("Content-Type", "application/json")
             self.end_headers()

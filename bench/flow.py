@@ -1,0 +1,251 @@
+"""Drive whole cases over HTTP through every service, alone and concurrently.
+
+    python bench/flow.py [--cases 20] [--rounds 1]
+
+Starts the relay and every service as their own processes (on DATABASE_URL / NATS_URL, or
+the local or embedded servers, as `prokopim up` does) with local website and mail
+stand-ins, on a fresh database and NATS namespace. Then it runs, alternately, one case
+alone (the unloaded peer of the same run) and `--cases` cases at once, half Bandung and
+half Tangerang, each rejected once at review, and prints:
+
+- command latency p50/p95/p99 per service (every POST the cases make);
+- hand-over latency p50/p95/p99: from the commit of the event that completes a step in one
+  service to the commit of the event that opens the next step in another, read from the
+  store afterwards (recorded_at of the cause and of the event it caused), so polling
+  intervals of the driver do not count;
+- cases per minute.
+
+The last line printed is one JSON object with every figure, including the ratio of the
+loaded p99 to the unloaded one and `command_p99_target_ms` (100).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from prokopim_cli.flows import CaseRun, Driver, run_case
+from prokopim_cli.infra import running_infra  # type: ignore[import-untyped,unused-ignore]
+from prokopim_cli.localsinks import local_sinks
+from prokopim_cli.system import SERVICES, start_system
+from prokopim_events.migrations import backbone_migrations, migrate
+from prokopim_sop import load_catalog
+from prokopim_testing.ports import free_port
+
+COMMAND_P99_TARGET_MS = 100.0
+SOPS = (("bdg-setda-010-2024", {8: 1}), ("tgr-58-2025", {5: 1}))
+
+# The cause (a step completed in one service) and the event it caused in another service.
+_HANDOVERS = """
+SELECT extract(epoch FROM opened.recorded_at - cause.recorded_at) * 1000
+FROM events AS opened
+JOIN events AS cause ON cause.event_id = (opened.metadata->>'causation_id')::uuid
+WHERE opened.type LIKE '%.step-opened.v1'
+  AND split_part(opened.stream_id, '-', 1) <> split_part(cause.stream_id, '-', 1)
+  AND opened.global_position > $1
+"""
+
+
+class TimedDriver(Driver):
+    """A Driver that keeps the latency of every command, per service."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.latencies: dict[str, list[float]] = defaultdict(list)
+
+    async def call(
+        self, run: CaseRun, service: str, path: str, role: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            return await super().call(run, service, path, role, body)
+        finally:
+            self.latencies[service].append((time.perf_counter() - started) * 1000)
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """p50/p95/p99 of `samples` (ms), by the inclusive method of the statistics module."""
+    if len(samples) < 2:
+        value = samples[0] if samples else float("nan")
+        return {"p50": value, "p95": value, "p99": value, "n": len(samples)}
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "n": len(samples)}
+
+
+async def head(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("SELECT coalesce(max(global_position), 0) FROM events"))
+    finally:
+        await conn.close()
+
+
+async def handovers(database_url: str, after: int) -> list[float]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return [float(row[0]) for row in await conn.fetch(_HANDOVERS, after)]
+    finally:
+        await conn.close()
+
+
+async def run_cases(
+    urls: dict[str, str], secret: str, database_url: str, count: int
+) -> dict[str, Any]:
+    """Run `count` cases at once; return their command and hand-over latencies."""
+    catalog = load_catalog()
+    driver = TimedDriver(urls, secret, wait_within=120.0)
+    after = await head(database_url)
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(
+            *(
+                run_case(
+                    driver,
+                    catalog.get(SOPS[i % 2][0]),
+                    activity=f"Bench {i} {uuid.uuid4().hex[:6]}",
+                    reject=SOPS[i % 2][1],
+                )
+                for i in range(count)
+            )
+        )
+    finally:
+        await driver.close()
+    elapsed = time.perf_counter() - started
+    commands = [ms for samples in driver.latencies.values() for ms in samples]
+    return {
+        "cases": count,
+        "seconds": elapsed,
+        "cases_per_minute": count / elapsed * 60,
+        "commands": percentiles(commands),
+        "per_service": {name: percentiles(ms) for name, ms in sorted(driver.latencies.items())},
+        "handovers": percentiles(await handovers(database_url, after)),
+    }
+
+
+def show(label: str, figures: dict[str, Any]) -> None:
+    def line(what: str, p: dict[str, float]) -> str:
+        return (
+            f"  {what:<22} p50 {p['p50']:8.1f} ms  p95 {p['p95']:8.1f} ms"
+            f"  p99 {p['p99']:8.1f} ms  (n={p['n']})"
+        )
+
+    print(
+        f"{label}: {figures['cases']} case(s) in {figures['seconds']:.1f} s,"
+        f" {figures['cases_per_minute']:.1f} cases/min"
+    )
+    print(line("every command", figures["commands"]))
+    for name, p in figures["per_service"].items():
+        print(line(name, p))
+    print(line("hand-over", figures["handovers"]))
+
+
+@contextlib.contextmanager
+def system(env: dict[str, str], log_dir: Path) -> Iterator[dict[str, str]]:
+    ports = {name: free_port() for name in SERVICES}
+    running = start_system(env, log_dir, ports=ports)
+    try:
+        yield running.urls
+    finally:
+        running.stop()
+
+
+async def fresh_database(admin_url: str) -> str:
+    name = f"prokopim_flow_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = f"{admin_url.rpartition('/')[0]}/{name}"
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn, backbone_migrations())
+    finally:
+        await conn.close()
+    return url
+
+
+async def drop_database(admin_url: str, url: str) -> None:
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--cases", type=int, default=20, help="cases run at once")
+    parser.add_argument("--rounds", type=int, default=1, help="alternations alone/at once")
+    args = parser.parse_args()
+    secret = secrets.token_urlsafe(40)
+    with tempfile.TemporaryDirectory(prefix="prokopim-flow-") as tmp:
+        data_dir = Path(tmp)
+        async with running_infra(
+            data_dir, os.environ.get("DATABASE_URL"), os.environ.get("NATS_URL")
+        ) as infra:
+            database_url = await fresh_database(infra.database_url)
+            try:
+                env = {
+                    "DATABASE_URL": database_url,
+                    "NATS_URL": infra.nats_url,
+                    "PROKOPIM_NAMESPACE": f"flow{uuid.uuid4().hex[:8]}",
+                    "JWT_SECRET": secret,
+                    "ARCHIVE_DIR": str(data_dir / "archive"),
+                    "LOG_LEVEL": "WARNING",
+                }
+                with (
+                    local_sinks(data_dir) as sinks,
+                    system({**env, **sinks}, data_dir / "logs") as urls,
+                ):
+                    results: dict[str, list[dict[str, Any]]] = defaultdict(list)
+                    # one warm-up case: first requests pay for imports, pools and JIT caches
+                    await run_cases(urls, secret, database_url, 1)
+                    for _ in range(args.rounds):
+                        results["alone"].append(await run_cases(urls, secret, database_url, 1))
+                        results["loaded"].append(
+                            await run_cases(urls, secret, database_url, args.cases)
+                        )
+            finally:
+                await drop_database(infra.database_url, database_url)
+    alone, loaded = results["alone"][-1], results["loaded"][-1]
+    show("alone", alone)
+    show(f"{args.cases} at once", loaded)
+    summary = {
+        "cases": args.cases,
+        "alone_command_p50_ms": round(alone["commands"]["p50"], 1),
+        "alone_command_p99_ms": round(alone["commands"]["p99"], 1),
+        "command_p50_ms": round(loaded["commands"]["p50"], 1),
+        "command_p95_ms": round(loaded["commands"]["p95"], 1),
+        "command_p99_ms": round(loaded["commands"]["p99"], 1),
+        "command_p99_target_ms": COMMAND_P99_TARGET_MS,
+        "p99_loaded_over_alone": round(loaded["commands"]["p99"] / alone["commands"]["p99"], 2),
+        "handover_p50_ms": round(loaded["handovers"]["p50"], 1),
+        "handover_p99_ms": round(loaded["handovers"]["p99"], 1),
+        "cases_per_minute": round(loaded["cases_per_minute"], 1),
+    }
+    verdict = "met" if summary["command_p99_ms"] < COMMAND_P99_TARGET_MS else "NOT met"
+    print(
+        f"command p99 under {args.cases} concurrent cases: {summary['command_p99_ms']} ms"
+        f" (target < {COMMAND_P99_TARGET_MS:g} ms: {verdict})",
+        file=sys.stderr,
+    )
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
