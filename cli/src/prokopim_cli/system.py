@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-SERVICES = ("intake", "scheduling", "production", "review", "publishing", "ledger")
+SERVICES = ("intake", "scheduling", "production", "review", "publishing", "ledger", "console")
 DEFAULT_PORTS = {name: 8001 + i for i, name in enumerate(SERVICES)}
 
 
@@ -78,10 +78,12 @@ def start_system(
     ports = ports or DEFAULT_PORTS
     system = RunningSystem(urls={name: f"http://{host}:{ports[name]}" for name in SERVICES})
     base_env = {**os.environ, **env}
+    # where each service is (the console calls them all: INTAKE_URL, ..., LEDGER_URL)
+    service_urls = {f"{name.upper()}_URL": url for name, url in system.urls.items()}
     try:
         start_process(system, "relay", [_executable("prokopim-relay")], base_env, log_dir)
         for name in SERVICES:
-            service_env = {**base_env, "PORT": str(ports[name]), "HOST": host}
+            service_env = {**base_env, "PORT": str(ports[name]), "HOST": host, **service_urls}
             start_process(system, name, [_executable(f"prokopim-{name}")], service_env, log_dir)
         wait_ready(system, ready_within)
     except BaseException:
