@@ -68,6 +68,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "approve": ("Setujui (Ya)", "Approve (Yes)"),
     "reject": ("Tolak (Tidak)", "Reject (No)"),
     "reason": ("Alasan (wajib bila menolak)", "Reason (required when rejecting)"),
+    "remark": ("Alasan / catatan", "Reason / note"),
     "title": ("Judul berita", "Headline"),
     "body": ("Isi berita", "Body"),
     "archive": ("Arsipkan rekaman", "Archive the recording"),
