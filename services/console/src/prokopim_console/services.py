@@ -83,7 +83,12 @@ class Services:
         url = f"{self.settings.service_urls()[service]}{path}"
         headers = {"Authorization": f"Bearer {self.token(user)}"}
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
-        response = await self.http.request(method, url, json=json, params=clean, headers=headers)
+        try:
+            response = await self.http.request(
+                method, url, json=json, params=clean, headers=headers
+            )
+        except httpx.HTTPError as error:  # down or restarting: say which, not a 500
+            raise ServiceError(service, 503, f"{service} is not reachable ({error!r})") from error
         if response.status_code >= 400:
             try:
                 body: Any = response.json()
