@@ -43,7 +43,8 @@ async def register(desk: Desk, sop: Sop, activity: str) -> str:
     await desk.look(page, "new-request")
     await page.click("#request-form button[type=submit]")
     await page.wait_for_url(re.compile(r".*/cases/[0-9a-f-]{36}\?done=1"))
-    return page.url.split("/cases/")[1].split("?")[0]
+    url: str = page.url
+    return url.split("/cases/")[1].split("?")[0]
 
 
 async def run_to_the_end(desk: Desk, sop: Sop, case_id: str, rejections: dict[int, int]) -> None:
