@@ -98,6 +98,11 @@ class Live:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(change)
 
+    @property
+    def full(self) -> bool:
+        """Whether CONSOLE_SSE_CLIENTS streams are open already."""
+        return len(self._queues) >= self._limit
+
     @contextlib.contextmanager
     def listener(self) -> Any:
         if len(self._queues) >= self._limit:

@@ -150,6 +150,8 @@ async def deactivate_outlet(
 @router.get("/events")
 async def events(request: Request, console: ConsoleDep, user: UserDep) -> Response:
     """Server-sent events: `change` with the case id whenever a case moved."""
+    if console.live.full:  # the page still works; the browser retries after a while
+        return Response("too many live streams open", status_code=503)
     return StreamingResponse(
         console.live.stream(request.is_disconnected),
         media_type="text/event-stream",
