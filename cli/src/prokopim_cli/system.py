@@ -72,7 +72,7 @@ def start_system(
     *,
     ports: dict[str, int] | None = None,
     host: str = "127.0.0.1",
-    ready_within: float = 60.0,
+    ready_within: float = 120.0,  # eight processes importing at once on a busy 2-core machine
 ) -> RunningSystem:
     """Start the relay and every service; return once all answer /readyz."""
     ports = ports or DEFAULT_PORTS
