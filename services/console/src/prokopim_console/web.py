@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from fastapi import Depends, Request
@@ -19,6 +21,23 @@ from .services import Services
 from .sessions import LANG_COOKIE, Sessions
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+OFFICE_ZONE = ZoneInfo("Asia/Jakarta")  # what the office reads its clocks in (WIB)
+
+
+def local_time(value: str | None, width: int = 16) -> str:
+    """Show an ISO instant as the office's local time, e.g. 2025-05-05 08:10 (WIB)."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(OFFICE_ZONE)
+    return moment.isoformat(sep=" ")[:width]
+
+
+TEMPLATES.env.filters["local"] = local_time
 
 
 @dataclass
