@@ -23,6 +23,7 @@ NATS_USERS = (
     "review",
     "publishing",
     "ledger",
+    "console",
     "subscriber",
 )
 # One database role per process (prokopim_events.roles.PROCESSES).

@@ -26,6 +26,8 @@ from .resources import app as resources_app
 from .sla import case_sla, format_sla
 from .system import DEFAULT_PORTS, SERVICES, start_system
 from .trail import case_history, format_trail
+from .users import app as users_app
+from .users import ensure_demo_accounts
 from .verify import verify
 
 # The modules that need FastAPI, the ledger or httpx (issue_token, flows) are imported by
@@ -39,6 +41,7 @@ app.command()(consumers)
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(stuck.app, name="cases")
 app.add_typer(resources_app, name="resources")
+app.add_typer(users_app, name="users")
 
 DEMO_SOPS = {"bandung": "bdg-setda-010-2024", "tangerang": "tgr-58-2025"}
 DEMO_REJECTIONS = {"bandung": {8: 1}, "tangerang": {5: 1, 6: 1}}
@@ -122,6 +125,7 @@ async def _serve(
     try:
         for name in SERVICES:
             typer.echo(f"{name:<11} {system.urls[name]}  (OpenAPI: {system.urls[name]}/docs)")
+        await _console_accounts(system.urls["console"], env["DATABASE_URL"])
         typer.echo(f"database    {env['DATABASE_URL']}\nnats        {env['NATS_URL']}")
         if bus is not None:
             typer.echo(f"            closed bus: users' passwords in {data_dir / PASSWORDS_FILE}")
@@ -137,6 +141,14 @@ async def _serve(
             await stop.wait()
     finally:
         await asyncio.to_thread(system.stop)
+
+
+async def _console_accounts(url: str, database_url: str) -> None:
+    """Create one demo account per SOP role and say how to sign in."""
+    typer.echo(f"\nconsole     {url}  - sign in as one of (user / password / role):")
+    for name, password, role_name in await ensure_demo_accounts(database_url):
+        typer.echo(f"  {name:<30} {password:<36} {role_name}")
+    typer.echo("  more accounts: prokopim users add NAME --role ROLE\n")
 
 
 async def _demo(city: str, urls: dict[str, str], secret: str, database_url: str) -> None:

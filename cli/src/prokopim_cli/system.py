@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 from prokopim_devstack.bus import BusCredentials
 
-SERVICES = ("intake", "scheduling", "production", "review", "publishing", "ledger")
+SERVICES = ("intake", "scheduling", "production", "review", "publishing", "ledger", "console")
 DEFAULT_PORTS = {name: 8001 + i for i, name in enumerate(SERVICES)}
 
 
@@ -76,7 +76,7 @@ def start_system(
     *,
     ports: dict[str, int] | None = None,
     host: str = "127.0.0.1",
-    ready_within: float = 60.0,
+    ready_within: float = 120.0,  # eight processes importing at once on a busy 2-core machine
     process_env: Mapping[str, Mapping[str, str]] | None = None,
     bus: BusCredentials | None = None,
 ) -> RunningSystem:
@@ -92,8 +92,15 @@ def start_system(
     base_env = {**os.environ, **env}
 
     def identity(user: str) -> dict[str, str]:
-        return bus.env(user) if bus is not None else {}
+        if bus is None or user not in bus.passwords:
+            return {}
+        env = bus.env(user)
+        if user == "console":  # its live updates' read-only NATS user
+            return {f"CONSOLE_{key}": value for key, value in env.items()}
+        return env
 
+    # where each service is (the console calls them all: INTAKE_URL, ..., LEDGER_URL)
+    service_urls = {f"{name.upper()}_URL": url for name, url in system.urls.items()}
     try:
         relay_env = {**base_env, **own.get("relay", {}), **identity("relay")}
         start_process(system, "relay", [_executable("prokopim-relay")], relay_env, log_dir)
@@ -104,6 +111,7 @@ def start_system(
                 **identity(name),
                 "PORT": str(ports[name]),
                 "HOST": host,
+                **service_urls,
             }
             start_process(system, name, [_executable(f"prokopim-{name}")], service_env, log_dir)
         wait_ready(system, ready_within)

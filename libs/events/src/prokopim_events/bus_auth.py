@@ -37,8 +37,9 @@ SERVICES = ("intake", "scheduling", "production", "review", "publishing", "ledge
 OPERATOR = "operator"
 RELAY = "relay"
 SUBSCRIBER = "subscriber"
+CONSOLE = "console"
 # Every user a standard installation has; each has a password (or an nkey) of its own.
-USERS = (OPERATOR, RELAY, *SERVICES, SUBSCRIBER)
+USERS = (OPERATOR, RELAY, *SERVICES, CONSOLE, SUBSCRIBER)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,15 @@ def subscriber_permissions(user: str, scope: Scope, durables: Sequence[str] = ()
     return Permissions(publish=tuple(publish), subscribe=_replies(user))
 
 
+def console_permissions(scope: Scope) -> Permissions:
+    """The web console's live updates: receive events as they are relayed, nothing else.
+
+    A plain subscription (no consumer, nothing acked, nothing published): it can neither
+    take a message from a durable nor move a case; it reads what the console shows anyway.
+    """
+    return Permissions(publish=(), subscribe=(f"{scope.prefix}{EVENT_ROOT}.>", *_replies(CONSOLE)))
+
+
 def permissions_of(user: str, scope: Scope) -> Permissions:
     """The permissions of one of the standard USERS."""
     if user == OPERATOR:
@@ -150,6 +160,8 @@ def permissions_of(user: str, scope: Scope) -> Permissions:
         return relay_permissions(scope)
     if user in SERVICES:
         return service_permissions(user, scope)
+    if user == CONSOLE:
+        return console_permissions(scope)
     return subscriber_permissions(user, scope)
 
 

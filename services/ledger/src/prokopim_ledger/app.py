@@ -22,6 +22,7 @@ from .context import LedgerContext
 from .integrity import seal_loop, verify_loop
 from .metrics import ledger_metrics
 from .projection import ledger_migrations
+from .read_api import router as read_router
 from .rebuild import rebuild
 from .sql_config import ensure_for_store
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         description="Audit trails and SLA against each step's standard time, from the store.",
     )
     app.state.ledger = ledger
+    app.include_router(read_router)  # the console's read API (read_api.py)
     integrity = settings.integrity()
     inner = app.router.lifespan_context
 

@@ -1,0 +1,1 @@
+"""prokopim console."""

@@ -1,0 +1,110 @@
+"""Sign-in over HTTP against a real database: argon2 accounts, cookie flags, CSRF, sign-out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from prokopim_cli.infra import Infra  # type: ignore[import-untyped, unused-ignore]
+from prokopim_console.accounts import add_user, authenticate, console_migrations
+from prokopim_console.app import create_app
+from prokopim_console.config import Settings
+from prokopim_events.migrations import migrate
+from prokopim_events.topology import Topology
+
+pytestmark = pytest.mark.integration
+SECRET = "console-tests-secret-0123456789abcdef"
+
+
+@pytest.fixture
+async def app_client(
+    infra: Infra, database_url: str, topology: Topology
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(
+        database_url=database_url,
+        nats_url=infra.nats_url,
+        prokopim_namespace=topology.namespace,
+        jwt_secret=SECRET,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with app.state.console.pool.acquire() as conn:
+            await add_user(conn, "siti", "ka-bagian", "rahasia-sekali", display_name="Siti")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="https://console.test"
+        ) as client:
+            yield client
+
+
+async def _login_form(client: httpx.AsyncClient) -> str:
+    page = await client.get("/login")
+    assert page.status_code == 200
+    match = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert match
+    return match.group(1)
+
+
+async def test_a_page_sends_a_stranger_to_sign_in(app_client: httpx.AsyncClient) -> None:
+    response = await app_client.get("/worklist")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/worklist"
+
+
+async def test_wrong_password_and_missing_csrf_are_refused(app_client: httpx.AsyncClient) -> None:
+    token = await _login_form(app_client)
+    wrong = await app_client.post(
+        "/login", data={"username": "siti", "password": "salah-salah", "csrf": token}
+    )
+    assert wrong.status_code == 401
+    assert "prokopim_session" not in wrong.cookies
+    forged = await app_client.post(
+        "/login", data={"username": "siti", "password": "rahasia-sekali", "csrf": "forged"}
+    )
+    assert forged.status_code == 403
+
+
+async def test_sign_in_sets_a_hardened_cookie_and_sign_out_needs_csrf(
+    app_client: httpx.AsyncClient,
+) -> None:
+    token = await _login_form(app_client)
+    response = await app_client.post(
+        "/login", data={"username": "siti", "password": "rahasia-sekali", "csrf": token}
+    )
+    assert response.status_code == 303
+    cookie = next(
+        h for h in response.headers.get_list("set-cookie") if h.startswith("prokopim_session=")
+    )
+    flags = {part.strip().lower() for part in cookie.split(";")}
+    assert {"httponly", "secure", "samesite=lax"} <= flags  # https: Secure is set
+    assert (await app_client.post("/logout", data={"csrf": "nope"})).status_code == 403
+    page = await app_client.get("/sla", follow_redirects=False)
+    # signed in: the page renders (the ledger is not running here: the console names it)
+    assert page.status_code == 503
+    assert "ledger is not reachable" in page.text
+    session_csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert session_csrf
+    out = await app_client.post("/logout", data={"csrf": session_csrf.group(1)})
+    assert out.status_code == 303
+    assert 'prokopim_session=""' in out.headers["set-cookie"]
+
+
+async def test_passwords_are_stored_as_argon2id(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn, console_migrations())
+        await add_user(conn, "budi", "penata-liputan", "kata-sandi-panjang")
+        stored = await conn.fetchval("SELECT password_hash FROM console_users WHERE name='budi'")
+        assert stored.startswith("$argon2id$")
+        assert "kata-sandi-panjang" not in stored
+        assert await authenticate(conn, "budi", "kata-sandi-panjang") is not None
+        assert await authenticate(conn, "budi", "kata-sandi-salah") is None
+        assert await authenticate(conn, "nobody", "kata-sandi-panjang") is None
+        with pytest.raises(ValueError, match="exists already"):
+            await add_user(conn, "budi", "ka-bagian", "another-password")
+        with pytest.raises(ValueError, match="at least 8"):
+            await add_user(conn, "ani", "ka-bagian", "short")
+    finally:
+        await conn.close()
