@@ -3,6 +3,7 @@
 
     python3 dev.py up [args...]     # .venv/bin/prokopim up args...
     python3 dev.py test [args...]   # .venv/bin/pytest args...
+    python3 dev.py check            # ruff, the formatter check and mypy --strict
 
 First makes sure .tools/ (a venv holding uv) exists, then syncs .venv/ with
 `uv sync --all-packages` (--frozen when uv.lock exists) using this Python interpreter.
@@ -20,6 +21,16 @@ ROOT = Path(__file__).resolve().parent
 TOOLS = ROOT / ".tools"
 UV = TOOLS / "bin" / "uv"
 COMMANDS = {"up": ["prokopim", "up"], "test": ["pytest"]}
+# The packages `check` holds to mypy --strict (their sources; the tests are linted by ruff).
+SOURCES = [
+    "libs/events/src",
+    "libs/sop/src",
+    "libs/kit/src",
+    "libs/testing/src",
+    "libs/devstack/src",
+    "cli/src",
+    *sorted(str(p) for p in Path(ROOT, "services").glob("*/src")),
+]
 
 
 def run(*cmd: str | Path) -> None:
@@ -46,12 +57,23 @@ def bootstrap() -> None:
     run(UV, "sync", "--all-packages", "--python", sys.executable, *frozen)
 
 
+def check() -> None:
+    """Lint, format check and strict type check; exit non-zero at the first that fails."""
+    venv_bin = ROOT / ".venv" / "bin"
+    run(venv_bin / "ruff", "check", ".")
+    run(venv_bin / "ruff", "format", "--check", ".")
+    run(venv_bin / "mypy", *(str(ROOT / s) for s in SOURCES))
+
+
 def main() -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 -- dev.py runs on any system python3
         sys.exit("prokopim needs Python 3.11 or newer")
-    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        sys.exit(f"usage: python3 {Path(__file__).name} {{up|test}} [args...]")
+    if len(sys.argv) < 2 or sys.argv[1] not in {*COMMANDS, "check"}:
+        sys.exit(f"usage: python3 {Path(__file__).name} {{up|test|check}} [args...]")
     bootstrap()
+    if sys.argv[1] == "check":
+        check()
+        return
     program, *fixed = COMMANDS[sys.argv[1]]
     exe = str(ROOT / ".venv" / "bin" / program)
     os.chdir(ROOT)
