@@ -3,7 +3,7 @@
     python bench/bookings.py [--bookings 5000] [--people 50] [--items 40] [--keep]
 
 Uses DATABASE_URL when set, else the local server (or an embedded one, see
-prokopim_cli.infra). Creates its own database and drops it after (unless --keep).
+prokopim_devstack.infra). Creates its own database and drops it after (unless --keep).
 
 Each booking is what scheduling does when a step reserves a team, in one transaction: lock
 the case's agenda row, check and write the bookings (the exclusion constraint guards them),
@@ -33,7 +33,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from prokopim_cli.infra import running_infra  # type: ignore[import-untyped,unused-ignore]
+from prokopim_devstack.infra import running_infra  # type: ignore[import-untyped,unused-ignore]
 from prokopim_events.contracts import ResourcesBooked
 from prokopim_events.db import connect, create_store_pool
 from prokopim_events.envelope import Actor

@@ -3,7 +3,7 @@
     python bench/console.py [--cases 1000] [--requests 200] [--keep]
 
 Uses DATABASE_URL / NATS_URL when set, else the local servers (or embedded ones, see
-prokopim_cli.infra). Creates its own database (dropped after unless --keep), seeds N open
+prokopim_devstack.infra). Creates its own database (dropped after unless --keep), seeds N open
 cases of both SOPs (`prokopim_ledger.samples`, each stopped at some step, so every role
 has a worklist), projects them with the ledger's rebuild, then runs the ledger and the
 console as their own processes and times, through the console over HTTP as a signed-in
@@ -32,9 +32,9 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
-from prokopim_cli.infra import running_infra  # type: ignore[import-untyped,unused-ignore]
 from prokopim_cli.system import RunningSystem, _executable, start_process, wait_ready
 from prokopim_console.accounts import add_user, console_migrations
+from prokopim_devstack.infra import running_infra  # type: ignore[import-untyped,unused-ignore]
 from prokopim_events.migrations import backbone_migrations, migrate
 from prokopim_events.store import EventStore
 from prokopim_ledger.calendar import WorkingCalendar

@@ -48,7 +48,7 @@ async def wait_until(condition: Callable[[], Awaitable[bool]], what: str, within
         await asyncio.sleep(0.05)
 
 
-class _Servers(Protocol):  # prokopim_cli.infra.Infra
+class _Servers(Protocol):  # prokopim_devstack.infra.Infra
     database_url: str
     nats_url: str
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
-from prokopim_cli.infra import Infra
+from prokopim_devstack.infra import Infra
 from prokopim_events.envelope import NewEvent
 from prokopim_events.store import EventStore
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
-from prokopim_cli.infra import Infra
+from prokopim_devstack.infra import Infra
 from prokopim_events.topology import Topology
 from prokopim_intake.app import create_app  # type: ignore[import-untyped,unused-ignore]
 from prokopim_kit.auth import issue_token

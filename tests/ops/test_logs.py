@@ -21,8 +21,8 @@ import pytest
 import structlog
 from nats.aio.client import Client as NatsClient
 from prokopim_cli.flows import inputs_for, request_body
-from prokopim_cli.infra import Infra
 from prokopim_cli.system import SERVICES, start_system
+from prokopim_devstack.infra import Infra
 from prokopim_events.logs import configure_logging, log_context
 from prokopim_events.topology import Topology
 from prokopim_kit.auth import issue_token

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from prokopim_cli.infra import Infra  # type: ignore[import-untyped, unused-ignore]
 from prokopim_console.app import create_app
 from prokopim_console.config import Settings
+from prokopim_devstack.infra import Infra  # type: ignore[import-untyped, unused-ignore]
 from prokopim_events.topology import Topology
 from prokopim_testing.ports import free_port
 

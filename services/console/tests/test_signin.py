@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 import pytest
-from prokopim_cli.infra import Infra  # type: ignore[import-untyped, unused-ignore]
 from prokopim_console.accounts import add_user, authenticate, console_migrations
 from prokopim_console.app import create_app
 from prokopim_console.config import Settings
+from prokopim_devstack.infra import Infra  # type: ignore[import-untyped, unused-ignore]
 from prokopim_events.migrations import migrate
 from prokopim_events.topology import Topology
 

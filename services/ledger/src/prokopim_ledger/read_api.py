@@ -13,6 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 from prokopim_kit.auth import CurrentActor, current_actor
 from prokopim_kit.errors import InvalidCommand, UnknownCase
+from prokopim_kit.problems import problem_responses
 from prokopim_kit.runtime import Runtime, runtime_of
 from prokopim_sop import Sop
 from prokopim_sop.errors import UnknownSop
@@ -33,7 +34,11 @@ from .worklist import (
     worklist_rows,
 )
 
-router = APIRouter(dependencies=[Depends(current_actor)], tags=["read"])
+router = APIRouter(
+    dependencies=[Depends(current_actor)],
+    tags=["read"],
+    responses=problem_responses(UnknownCase, InvalidCommand),
+)
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 PageSize = Annotated[int, Query(ge=1, le=500, description="items per page")]
 Cursor = Annotated[str | None, Query(description="the `next` cursor of the previous page")]

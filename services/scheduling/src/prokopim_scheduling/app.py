@@ -7,6 +7,7 @@ from prokopim_events.migrations import package_migrations
 from prokopim_kit.runtime import ServiceSettings, create_service_app
 
 from .api import router
+from .booking_api import public as public_router
 from .booking_api import router as booking_router
 from .handlers import on_event
 
@@ -16,6 +17,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     routes = APIRouter()  # a fresh one per app: include_router copies the routes
     routes.include_router(router)
     routes.include_router(booking_router)
+    routes.include_router(public_router)
     return create_service_app(
         name="scheduling",
         router=routes,

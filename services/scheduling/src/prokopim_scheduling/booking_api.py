@@ -9,16 +9,38 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import HTMLResponse
 from prokopim_kit.auth import CurrentActor
+from prokopim_kit.errors import ConcurrentChange, UnknownCase, WrongRole
+from prokopim_kit.problems import problem_responses
 from prokopim_kit.runtime import Runtime, runtime_of
 from pydantic import BaseModel
 
 from . import booked_steps, feeds, resources, status_page
+from .agenda import CaseIsCancelled
 from .booked_steps import CancelCase, CaseChange, RescheduleCase
-from .resources import CrewMemberBody, EquipmentItemBody, ResourceView
+from .bookings import BookingClash, ResourceInRepair
+from .feeds import UnknownFeed
+from .resources import CrewMemberBody, EquipmentItemBody, ResourceView, UnknownOffice
 
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 
-router = APIRouter(tags=["bookings"])
+# Every route here needs a bearer token, and answers its refusals as problem details.
+router = APIRouter(
+    tags=["bookings"],
+    responses=problem_responses(
+        WrongRole,
+        UnknownCase,
+        UnknownOffice,
+        UnknownFeed,
+        BookingClash,
+        ResourceInRepair,
+        CaseIsCancelled,
+        ConcurrentChange,
+        body=True,
+    ),
+)
+# Reached without a bearer token: a calendar app's feed URL (its secret in the query) and
+# the requester's status page (the link mailed to them is the credential).
+public = APIRouter(tags=["bookings"], responses=problem_responses(UnknownFeed, authenticated=False))
 
 
 class BookingRow(BaseModel):
@@ -165,7 +187,7 @@ async def revoke_feed(feed_id: UUID, actor: CurrentActor, runtime: RuntimeDep) -
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get(
+@public.get(
     "/calendars/{feed_id}.ics",
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}},
@@ -188,7 +210,7 @@ async def status_link(case_id: UUID, actor: CurrentActor, runtime: RuntimeDep) -
     return StatusLink(path=status_page.status_path(runtime, case_id))
 
 
-@router.get("/status/{case_id}/{token}", response_class=HTMLResponse)
+@public.get("/status/{case_id}/{token}", response_class=HTMLResponse)
 async def requester_status(case_id: UUID, token: str, runtime: RuntimeDep) -> HTMLResponse:
     """The requester's status page (no login: the link is the credential)."""
     return HTMLResponse(await status_page.render(runtime, case_id, token))
