@@ -205,3 +205,21 @@ CASE_EVENT = DispositionGiven(
     case=CASE,
     instruction="Proses",
 )
+
+
+def test_a_request_body_is_decided_as_the_command_it_extends() -> None:
+    """HTTP bodies subclass their commands (bounded fields): the command's decider runs."""
+    from prokopim_kit.pipeline import Cases
+    from prokopim_sop import Service
+
+    class Command:
+        pass
+
+    class Body(Command):
+        pass
+
+    def decide(*_: object) -> list[object]:
+        return []
+
+    cases: Cases[object] = Cases(Service.INTAKE, object, lambda s, e: s, commands={Command: decide})
+    assert cases._decider(Body()) is decide

@@ -245,10 +245,14 @@ class Cases(Generic[S]):
         return self._result(state, handover.sop, decided, new)
 
     def _decider(self, command: object) -> Decider[S]:
-        decider = self.commands.get(type(command))
-        if decider is None:  # a wiring mistake, not a user's
-            raise TypeError(f"{self.service.value} has no decider for {type(command).__name__}")
-        return decider
+        # A request body is its command's subclass (the command with its fields bounded):
+        # the closest class of the table in its MRO decides it.
+        for kind in type(command).__mro__:
+            decider = self.commands.get(kind)
+            if decider is not None:
+                return decider
+        # a wiring mistake, not a user's
+        raise TypeError(f"{self.service.value} has no decider for {type(command).__name__}")
 
     def _result(
         self, before: S, sop: Sop, decided: Sequence[Contract], events: Sequence[NewEvent]
