@@ -339,6 +339,63 @@ class NewsPublished(StepCompleted):
     website_url: str
     emailed_outlets: list[UUID]
     draft_version: int
+    failed_outlets: list[UUID] = Field(
+        default=[], description="outlets whose mail server refused the press release for good"
+    )
+
+
+class OrderedOutlet(Part):
+    outlet_id: UUID
+    name: str
+    email: EmailStr
+
+
+class PublicationOrdered(CaseEvent):
+    """Publishing was ordered: what goes to the city website and to which outlets.
+
+    Emitted by publishing on `POST /cases/{case_id}/publication` (Tangerang step 7). Its own
+    consumer carries the order out (one website post, one mail per outlet, each recorded in
+    `publishing_deliveries`), then records `outlet-mailed` / `outlet-mail-failed` per outlet
+    and `news-published`. The website call's `Idempotency-Key` is uuid5(this event's id,
+    "website"); each mail's Message-ID is uuid5(this event's id, outlet id).
+    """
+
+    TYPE = "prokopim.publishing.publication-ordered.v1"
+    AUDIENCE = "internal"
+    step: int
+    inputs: dict[str, str] = {}
+    title: str
+    body: str
+    files: list[Attachment] = []
+    activity_name: str
+    activity_date: date
+    outlets: list[OrderedOutlet] = []
+    draft_version: int
+
+
+class OutletMailed(CaseEvent):
+    """One media outlet's mail server accepted the press release (once, with `message_id`)."""
+
+    TYPE = "prokopim.publishing.outlet-mailed.v1"
+    AUDIENCE = "internal"
+    order_event_id: UUID
+    outlet_id: UUID
+    email: EmailStr
+    message_id: str
+    attempts: int
+
+
+class OutletMailFailed(CaseEvent):
+    """One media outlet's mail server refused the press release for good (e.g. 550), or it
+    stayed unreachable for every allowed attempt; the other outlets are not mailed again."""
+
+    TYPE = "prokopim.publishing.outlet-mail-failed.v1"
+    AUDIENCE = "internal"
+    order_event_id: UUID
+    outlet_id: UUID
+    email: EmailStr
+    attempts: int
+    error: str
 
 
 class MediaOutlet(Part):
@@ -432,6 +489,9 @@ CONTRACTS: dict[str, type[Contract]] = {
         RecordingHandedOver,
         RecordingArchived,
         NewsPublished,
+        PublicationOrdered,
+        OutletMailed,
+        OutletMailFailed,
         MediaOutletRegistered,
         MediaOutletUpdated,
         MediaOutletDeactivated,

@@ -34,6 +34,13 @@ PROCESSES = (RELAY, *SERVICES)
 # Processes whose own tables, views and functions are named `<process>_...`.
 OWN_OBJECTS = ("ledger",)
 
+# Tables a service keeps for itself (created by its own migrations, entry-point group
+# `prokopim.migrations`): only that service's role may read and write them.
+SERVICE_TABLES: dict[str, tuple[str, ...]] = {
+    "publishing": ("publishing_deliveries",),
+    "intake": ("intake_idempotency_keys", "intake_letters"),
+}
+
 _STORE_TABLES = (
     "events",
     "event_seals",
@@ -201,6 +208,14 @@ async def grant(conn: Connection, roles: DatabaseRoles) -> None:
             ]
     for process in OWN_OBJECTS:
         statements += await _hand_over_own_objects(conn, roles, process)
+    for service, own in SERVICE_TABLES.items():
+        for table in own:
+            if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
+                statements += [
+                    f"REVOKE ALL ON {table} FROM PUBLIC, {logins}",
+                    f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table}"
+                    f" TO {_ident(roles.role(service))}",
+                ]
     for statement in statements:
         await conn.execute(statement)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, status
-from prokopim_events.contracts import NewsPublished, RecordingArchived, RecordingHandedOver
+from prokopim_events.contracts import PublicationOrdered, RecordingArchived, RecordingHandedOver
 from prokopim_kit.auth import CurrentActor
 
-from . import outlets, service
+from . import effects, outlets, service
 from .deps import IntegrationsDep, ManagersDep, RuntimeDep
 from .domain import HandOver, Publish
 from .registry import DeactivateOutlet, RegisterOutlet, UpdateOutlet
@@ -33,17 +33,18 @@ async def archive(
     return await service.archive(runtime, integrations, case_id, actor)
 
 
-@router.post("/cases/{case_id}/publication", tags=["cases"])
+@router.post("/cases/{case_id}/publication", status_code=status.HTTP_202_ACCEPTED, tags=["cases"])
 async def publish(
-    case_id: UUID,
-    body: PublishRequest,
-    actor: CurrentActor,
-    runtime: RuntimeDep,
-    integrations: IntegrationsDep,
-) -> NewsPublished:
-    """Post the press release to the city website and email it to the active outlets."""
+    case_id: UUID, body: PublishRequest, actor: CurrentActor, runtime: RuntimeDep
+) -> PublicationOrdered:
+    """Order the press release to the city website and to the active outlets (202).
+
+    Publishing's consumer posts and mails it once each; `GET /cases/{id}` shows each
+    outlet's delivery, and `news-published` completes the step. A repeated order answers
+    the first one.
+    """
     command = Publish(inputs=body.inputs, title=body.title, body=body.body)
-    return await service.publish(runtime, integrations, case_id, actor, command)
+    return await service.publish(runtime, case_id, actor, command)
 
 
 @router.get("/cases/{case_id}", tags=["cases"])
@@ -52,7 +53,7 @@ async def get_case(case_id: UUID, _: CurrentActor, runtime: RuntimeDep) -> CaseV
     loaded = await service.load_case(runtime, case_id)
     step = loaded.state.awaiting_step
     kind = loaded.sop.step(step).kind.value if step is not None else None
-    return CaseView.of(loaded.state, kind)
+    return CaseView.of(loaded.state, kind, await effects.deliveries(runtime, case_id))
 
 
 @router.post("/outlets", status_code=status.HTTP_201_CREATED, tags=["outlets"])

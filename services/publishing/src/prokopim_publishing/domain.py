@@ -22,6 +22,10 @@ from prokopim_events.contracts import (
     Contract,
     Draft,
     NewsPublished,
+    OrderedOutlet,
+    OutletMailed,
+    OutletMailFailed,
+    PublicationOrdered,
     PublishingStepOpened,
     RecordingArchived,
     RecordingHandedOver,
@@ -48,6 +52,7 @@ class CaseState(Case):
     handover: RecordingHandedOver | None = None
     archive: RecordingArchived | None = None
     publication: NewsPublished | None = None
+    order: PublicationOrdered | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,33 @@ class RecordPublication:
 
     order: Publish
     publication: Publication
+
+
+@dataclass(frozen=True)
+class OrderPublication:
+    """Order a `Publish`: the press release goes to the website and to these outlets."""
+
+    order: Publish
+    outlets: tuple[OrderedOutlet, ...]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How one outlet's mail ended: sent with `message_id`, or failed with `error`."""
+
+    outlet: OrderedOutlet
+    attempts: int
+    message_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """Record what the website and the mail servers answered to the order `order_event_id`."""
+
+    order_event_id: UUID
+    website_url: str
+    deliveries: tuple[Delivery, ...]
 
 
 @dataclass(frozen=True)
@@ -141,6 +173,8 @@ def evolve(state: CaseState, event: Contract) -> CaseState:
         return replace(state, archive=event)
     if isinstance(event, NewsPublished):
         return replace(state, awaiting_step=event.next_step, publication=event)
+    if isinstance(event, PublicationOrdered):
+        return replace(state, order=event)
     return state
 
 
@@ -270,6 +304,95 @@ def decide_publish(
             draft_version=_approved_draft(state).version,
         )
     ]
+
+
+def decide_order(
+    state: CaseState, sop: Sop, actor: Actor, command: OrderPublication
+) -> list[PublicationOrdered]:
+    """Record the order to publish; publishing's consumer then carries it out once."""
+    release = prepare_publication(state, sop, actor.role, command.order)
+    if state.order is not None:
+        raise StepOutOfOrder("publish", state.awaiting_step)  # the service answers the first
+    assert state.sop_id is not None and state.sop_version is not None
+    assert state.awaiting_step is not None  # prepare_publication checked it
+    return [
+        PublicationOrdered(
+            case_id=release.case_id,
+            sop_id=sop.id,
+            sop_version=sop.version,
+            step=state.awaiting_step,
+            inputs=dict(command.order.inputs),
+            title=release.title,
+            body=release.body,
+            files=list(release.files),
+            activity_name=release.activity_name,
+            activity_date=release.activity_date,
+            outlets=list(command.outlets),
+            draft_version=_approved_draft(state).version,
+        )
+    ]
+
+
+def release_of(order: PublicationOrdered) -> PressRelease:
+    """The press release an order sends out."""
+    return PressRelease(
+        case_id=order.case_id,
+        title=order.title,
+        body=order.body,
+        files=tuple(order.files),
+        activity_name=order.activity_name,
+        activity_date=order.activity_date,
+    )
+
+
+def decide_outcome(
+    state: CaseState, sop: Sop, actor: Actor, command: RecordOutcome
+) -> list[Contract]:
+    """Record each outlet's delivery and complete the publish step (once per order)."""
+    order = state.order
+    if order is None or state.publication is not None:
+        return []
+    head = {"case_id": order.case_id, "sop_id": order.sop_id, "sop_version": order.sop_version}
+    events: list[Contract] = []
+    for delivery in command.deliveries:
+        outlet = delivery.outlet
+        if delivery.message_id is not None:
+            events.append(
+                OutletMailed(
+                    **head,
+                    order_event_id=command.order_event_id,
+                    outlet_id=outlet.outlet_id,
+                    email=outlet.email,
+                    message_id=delivery.message_id,
+                    attempts=delivery.attempts,
+                )
+            )
+        else:
+            events.append(
+                OutletMailFailed(
+                    **head,
+                    order_event_id=command.order_event_id,
+                    outlet_id=outlet.outlet_id,
+                    email=outlet.email,
+                    attempts=delivery.attempts,
+                    error=delivery.error or "unknown",
+                )
+            )
+    step = sop.step(order.step)
+    events.append(
+        NewsPublished(
+            **head,
+            step=order.step,
+            next_step=step.on_approve,
+            inputs=dict(order.inputs),
+            outputs=_outputs(step),
+            website_url=command.website_url,
+            emailed_outlets=[d.outlet.outlet_id for d in command.deliveries if d.message_id],
+            failed_outlets=[d.outlet.outlet_id for d in command.deliveries if not d.message_id],
+            draft_version=order.draft_version,
+        )
+    )
+    return events
 
 
 def _known(state: CaseState) -> tuple[UUID, CaseFile, Draft | None]:
