@@ -64,6 +64,7 @@ class Harness:
     client: httpx.AsyncClient
     store: EventStore
     archive_dir: Path
+    app: Any = None
 
     def auth(self, role: str) -> dict[str, str]:
         token = issue_token(SECRET, subject=f"user-{role}", role=role)
@@ -169,7 +170,7 @@ async def running(
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=transport, base_url="http://publishing") as client,
         ):
-            yield Harness(client, store, archive_dir)
+            yield Harness(client, store, archive_dir, app)
     finally:
         stop.set()
         await relay_task
