@@ -118,6 +118,9 @@ async def test_tangerang_with_two_rejections_publishes_and_emails_active_outlets
         ("review.draft-approved.v1", 5),
         ("review.draft-approved.v1", 6),
         ("publishing.step-opened.v1", 7),
+        ("publishing.publication-ordered.v1", 7),
+        ("publishing.outlet-mailed.v1", None),
+        ("publishing.outlet-mailed.v1", None),
         ("publishing.news-published.v1", 7),
     ]
     assert len(website.posts) == 1

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Header, Request, status
+from fastapi.responses import JSONResponse
 from prokopim_kit.auth import CurrentActor, current_actor
 from prokopim_kit.runtime import Runtime, runtime_of
 
-from . import service
+from . import once, service
 from .domain import GiveDisposition, RegisterRequest
 from .service import StepResult
 from .views import CaseView, case_view
@@ -23,6 +24,14 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "step_out_of_order or concurrent_change"},
     422: {"description": "missing_inputs (names them), invalid_command or a body field"},
 }
+_CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **{k: v for k, v in _ERRORS.items() if k not in (404, 409)},
+    409: {"description": "duplicate_letter: names the case the letter number opened"},
+    422: {
+        "description": "missing_inputs, invalid_command, a body field, or"
+        " idempotency_key_reused (names the key)"
+    },
+}
 
 router = APIRouter(tags=["intake"])
 
@@ -31,15 +40,23 @@ router = APIRouter(tags=["intake"])
     "/cases",
     status_code=status.HTTP_201_CREATED,
     response_model=StepResult,
-    responses={k: v for k, v in _ERRORS.items() if k not in (404, 409)},
+    responses=_CREATE_ERRORS,
 )
 async def register_request(
-    body: RegisterRequest, actor: CurrentActor, runtime: RuntimeDep, response: Response
-) -> StepResult:
-    """Register a request letter: SOP step 1, by the step's role, with its inputs."""
-    result = await service.register(runtime, actor, body)
-    response.headers["Location"] = f"/cases/{result.case_id}"
-    return result
+    body: RegisterRequest,
+    actor: CurrentActor,
+    runtime: RuntimeDep,
+    request: Request,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Register a request letter: SOP step 1, by the step's role, with its inputs.
+
+    With an `Idempotency-Key` header a retry answers the first answer and creates nothing.
+    A letter number already registered in the office is 409 naming its case.
+    """
+    retention: float = request.app.state.idempotency_retention_hours
+    answer = await once.register_once(runtime, actor, body, idempotency_key, retention)
+    return JSONResponse(answer.body, answer.status, headers={"Location": answer.location})
 
 
 @router.post("/cases/{case_id}/disposition", response_model=StepResult, responses=_ERRORS)
