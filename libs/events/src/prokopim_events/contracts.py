@@ -442,6 +442,48 @@ class MediaOutletDeactivated(Contract):
     outlet_id: UUID
 
 
+# --- mails to the requester (scheduling's invitation, publishing's hand-over notice) ----
+class RequesterMailOutcome(CaseEvent):
+    """How one mail to the requester, asked for by the stored event `cause_event_id`, ended.
+
+    Each is sent once (a delivery record per effect); `message_id` is stable per cause.
+    """
+
+    AUDIENCE = "internal"
+    cause_event_id: UUID
+    email: EmailStr
+    attempts: int
+    message_id: str | None = None
+    error: str | None = Field(default=None, description="why the mail failed for good")
+    sequence: int | None = Field(
+        default=None, description="the invitation's iCalendar SEQUENCE (0 first, +1 per change)"
+    )
+
+
+class InvitationMailed(RequesterMailOutcome):
+    """The requester was mailed the schedule with an `.ics` invitation (Bandung step 4)."""
+
+    TYPE = "prokopim.scheduling.invitation-mailed.v1"
+
+
+class InvitationMailFailed(RequesterMailOutcome):
+    """The requester's invitation could not be mailed (refused for good, or out of tries)."""
+
+    TYPE = "prokopim.scheduling.invitation-mail-failed.v1"
+
+
+class HandoverNoticeMailed(RequesterMailOutcome):
+    """The requester was mailed the hand-over notice (Bandung's last step)."""
+
+    TYPE = "prokopim.publishing.handover-notice-mailed.v1"
+
+
+class HandoverNoticeMailFailed(RequesterMailOutcome):
+    """The hand-over notice could not be mailed (refused for good, or out of tries)."""
+
+    TYPE = "prokopim.publishing.handover-notice-mail-failed.v1"
+
+
 # --- sla (published by the ledger) -------------------------------------------------------
 class SlaThresholdCrossed(CaseEvent):
     """A running step attempt used a share of its standard time, counted in working time.
@@ -492,6 +534,10 @@ CONTRACTS: dict[str, type[Contract]] = {
         PublicationOrdered,
         OutletMailed,
         OutletMailFailed,
+        InvitationMailed,
+        InvitationMailFailed,
+        HandoverNoticeMailed,
+        HandoverNoticeMailFailed,
         MediaOutletRegistered,
         MediaOutletUpdated,
         MediaOutletDeactivated,

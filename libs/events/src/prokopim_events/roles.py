@@ -38,6 +38,7 @@ OWN_OBJECTS = ("ledger",)
 # `prokopim.migrations`): only that service's role may read and write them.
 SERVICE_TABLES: dict[str, tuple[str, ...]] = {
     "publishing": ("publishing_deliveries",),
+    "scheduling": ("scheduling_deliveries",),
     "intake": ("intake_idempotency_keys", "intake_letters"),
 }
 

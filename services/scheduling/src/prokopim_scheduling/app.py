@@ -7,6 +7,7 @@ from prokopim_kit.runtime import ServiceSettings, create_service_app
 
 from .api import router
 from .handlers import on_event
+from .invitations import scheduling_migrations
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
@@ -16,6 +17,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         router=router,
         settings=settings,
         on_event=on_event,
+        migrations=scheduling_migrations(),
         description=(
             "Coordinates the schedule, tells the requester and assigns the staff"
             " (SOP step kinds coordinate-schedule, notify-requester, assign-staff)."

@@ -6,9 +6,12 @@ from prokopim_events.db import Connection
 from prokopim_events.envelope import StoredEvent
 from prokopim_kit.runtime import Runtime
 
+from . import invitations
 from .service import CASES
 
 
 async def on_event(runtime: Runtime, event: StoredEvent, conn: Connection) -> None:
     """Open the case at a scheduling step when a completed step names one as next."""
+    if await invitations.on_own_event(runtime, event, conn):  # mail the requester once
+        return
     await CASES.react(runtime, event, conn)
