@@ -127,7 +127,7 @@ async def test_step_4_mails_the_requester_one_parseable_invitation(
     assert str(calendar["METHOD"]) == "REQUEST"
     (event,) = calendar.walk("VEVENT")
     assert str(event["UID"]) == f"{case_id}@prokopim"
-    assert int(event["SEQUENCE"]) == 0 and recorded.data["sequence"] == 0
+    assert event.decoded("SEQUENCE") == 0 and recorded.data["sequence"] == 0
     assert event.decoded("DTSTART") == WHEN
     assert str(event["LOCATION"]) == "Balai Kota"
     assert str(event["ATTENDEE"]) == "mailto:req@example.org"
@@ -159,5 +159,5 @@ async def test_step_4_mails_the_requester_one_parseable_invitation(
             )
     assert len(box.mails) == 2
     (updated,) = calendar_of(box.mails[1][1]).walk("VEVENT")
-    assert str(updated["UID"]) == f"{case_id}@prokopim" and int(updated["SEQUENCE"]) == 1
+    assert str(updated["UID"]) == f"{case_id}@prokopim" and updated.decoded("SEQUENCE") == 1
     assert updated.decoded("DTSTART") == later
