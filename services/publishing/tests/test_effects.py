@@ -20,13 +20,16 @@ from prokopim_events.contracts import (
     PublishingStepOpened,
 )
 from prokopim_events.topology import Topology
-from prokopim_publishing import effects
+from prokopim_publishing import effects, notices
 
 from .conftest import Inbox, SmtpServer, WebsiteStub  # type: ignore[import-not-found, unused-ignore]
 from .test_service import (  # type: ignore[import-not-found, unused-ignore]
+    BANDUNG,
+    HANDOVER_INPUTS,
     PUBLISH_INPUTS,
     TANGERANG,
     Harness,
+    eventually,
     register_outlets,
     running,
 )
@@ -183,3 +186,33 @@ async def test_a_client_retry_and_a_redelivery_send_nothing_again(
         e.event_id for e in before
     ]
     assert [e.type for e in before].count(PublicationOrdered.TYPE) == 1
+
+
+async def test_the_hand_over_notice_is_mailed_to_the_requester_once(
+    svc: Harness, refusing_smtp: SmtpServer
+) -> None:
+    case_id = await svc.approve(BANDUNG.id, 9, "Peresmian Taman Kota", "req@dpkp.example")
+    await svc.opened(case_id)
+    response = await svc.post(
+        f"/cases/{case_id}/handover", "ka-bagian", {"inputs": HANDOVER_INPUTS}
+    )
+    assert response.status_code == 200, response.text
+
+    async def mailed() -> Any:
+        events = await svc.events(f"publishing-{case_id}")
+        kind = "prokopim.publishing.handover-notice-mailed.v1"
+        return [e for e in events if e.type == kind] or None
+
+    (recorded,) = await eventually(mailed)
+    (mail,) = refusing_smtp.inbox.mails
+    assert mail.recipients == ["req@dpkp.example"]
+    assert mail.message["Message-ID"] == recorded.data["message_id"]
+    assert "2026-03-14_peresmian-taman-kota" in mail.message["Subject"]
+
+    events = await svc.events(f"publishing-{case_id}")
+    handed = next(e for e in events if e.type == "prokopim.publishing.recording-handed-over.v1")
+    runtime = svc.app.state.runtime
+    async with runtime.pool.acquire() as conn, conn.transaction():  # a redelivery
+        await notices.on_handover(runtime, svc.app.state.integrations, 3, handed, conn)
+    assert len(refusing_smtp.inbox.mails) == 1
+    assert len(await svc.events(f"publishing-{case_id}")) == len(events)

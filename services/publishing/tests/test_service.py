@@ -76,7 +76,9 @@ class Harness:
     async def events(self, stream: str) -> list[StoredEvent]:
         return await self.store.read_stream(stream)
 
-    async def approve(self, sop_id: str, review_step: int, activity: str) -> uuid.UUID:
+    async def approve(
+        self, sop_id: str, review_step: int, activity: str, email: str | None = None
+    ) -> uuid.UUID:
         """Append review's approval of a fresh case, as the review service would."""
         sop = CATALOG.get(sop_id)
         case_id = uuid.uuid4()
@@ -89,7 +91,7 @@ class Harness:
             inputs={"initials": "paraf-kabag"},
             case=CaseFile(
                 letter_number="005/77/SETDA",
-                requester=Requester(name="Dinas Pertamanan", agency="DPKP"),
+                requester=Requester(name="Dinas Pertamanan", agency="DPKP", email=email),
                 subject="Rekaman sambutan Wali Kota",
                 activity_name=activity,
                 activity_date=date(2026, 3, 14),

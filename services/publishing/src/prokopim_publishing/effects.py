@@ -196,7 +196,7 @@ async def _begin(
     async with runtime.pool.acquire() as conn:
         attempts: int = await conn.fetchval(
             "INSERT INTO publishing_deliveries"
-            " (effect_id, case_id, order_event_id, target, state, attempts)"
+            " (effect_id, case_id, cause_event_id, target, state, attempts)"
             " VALUES ($1, $2, $3, $4, 'sending', 1)"
             " ON CONFLICT (effect_id) DO UPDATE SET state = 'sending',"
             " attempts = publishing_deliveries.attempts + 1, updated_at = now()"

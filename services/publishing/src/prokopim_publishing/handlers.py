@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from prokopim_events.contracts import PublicationOrdered
+from prokopim_events.contracts import PublicationOrdered, RecordingHandedOver
 from prokopim_events.db import Connection
 from prokopim_events.envelope import StoredEvent
 from prokopim_kit.runtime import EventReaction, Runtime
 
-from . import effects
+from . import effects, notices
 from .ports import Integrations
 from .service import CASES
 
@@ -19,6 +19,9 @@ def reactions(integrations: Integrations, delivery_attempts: int) -> EventReacti
     async def on_event(runtime: Runtime, event: StoredEvent, conn: Connection) -> None:
         if event.type == PublicationOrdered.TYPE:
             await effects.on_order(runtime, integrations, delivery_attempts, event, conn)
+            return
+        if event.type == RecordingHandedOver.TYPE:
+            await notices.on_handover(runtime, integrations, delivery_attempts, event, conn)
             return
         await CASES.react(runtime, event, conn)
 
