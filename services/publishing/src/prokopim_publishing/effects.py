@@ -3,11 +3,12 @@
 `POST /cases/{id}/publication` only records `publication-ordered`. Publishing's durable
 receives every event of the stream, its own included; `on_order` takes up the orders:
 
-- each effect (the website post, one mail per outlet) has a row in `publishing_deliveries`,
-  keyed by uuid5(order event id, target), which is also the website's `Idempotency-Key` and
-  the mail's Message-ID. The row is committed on its own connection right after the outside
-  system answered, before anything else happens: a crash, a client retry or a redelivery of
-  the order finds `sent` and does not post or mail again;
+- each effect (the website post, one mail per outlet) goes through
+  `prokopim_kit.effects.deliver_once`: a row in `publishing_deliveries` keyed by
+  uuid5(order event id, target), which is also the website's `Idempotency-Key` and the
+  mail's Message-ID, committed on its own connection right after the outside system
+  answered: a crash, a client retry or a redelivery of the order finds `sent` and does not
+  post or mail again;
 - an outlet whose server refuses for good (5xx, e.g. 550) is `failed` at once; an
   unreachable one is `retrying` and the order is redelivered (consumer backoff) until
   `DELIVERY_ATTEMPTS`, then `failed`. Outlets already `sent` are never mailed again;
@@ -23,13 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 from dataclasses import dataclass
 from uuid import UUID
 
 from prokopim_events.contracts import OrderedOutlet, PublicationOrdered, parse
 from prokopim_events.db import Connection
 from prokopim_events.envelope import StoredEvent
+from prokopim_kit import effects as kit_effects
 from prokopim_kit.commands import append, to_new_events
 from prokopim_kit.runtime import Runtime
 
@@ -40,10 +41,7 @@ from .ports import Integrations
 
 log = logging.getLogger(__name__)
 WEBSITE = "website"
-
-
-class DeliveriesPending(Exception):
-    """Some outlet (or the website) is to be tried again: the order is redelivered later."""
+TABLE = "publishing_deliveries"
 
 
 @dataclass(frozen=True)
@@ -58,9 +56,7 @@ class Record:
     result: str | None
 
 
-def effect_id(order_event_id: UUID, target: str) -> UUID:
-    """The stable id of one effect of an order: its idempotency key and Message-ID."""
-    return uuid.uuid5(order_event_id, target)
+effect_id = kit_effects.effect_id  # uuid5(order event id, target)
 
 
 def message_id(order_event_id: UUID, outlet_id: UUID) -> str:
@@ -111,7 +107,9 @@ async def on_order(
         else:
             outcome.append(delivery)
     if pending:
-        raise DeliveriesPending(f"case {order.case_id}: some outlets are to be mailed again")
+        raise kit_effects.EffectPending(
+            f"case {order.case_id}: some outlets are to be mailed again"
+        )
     command = RecordOutcome(event.event_id, website, tuple(outcome))
     decided = decide_outcome(loaded.state, loaded.sop, event.actor, command)
     if not decided:
@@ -126,20 +124,23 @@ async def on_order(
 async def _website(
     runtime: Runtime, integrations: Integrations, event: StoredEvent, order: PublicationOrdered
 ) -> str:
-    key = effect_id(event.event_id, WEBSITE)
-    record = await _record(runtime, key)
-    if record is not None and record.state == "sent" and record.result:
-        return record.result
-    attempts = await _begin(runtime, key, order, event.event_id, WEBSITE)
-    try:
-        url = await integrations.website.post(release_of(order), str(key))
-    except IntegrationFailed as error:
-        await _finish(
-            runtime, key, "retrying", attempts, error.args[0] if error.args else str(error)
-        )
-        raise
-    await _finish(runtime, key, "sent", attempts, None, url)
-    return url
+    async def post(key: UUID) -> str:
+        return await integrations.website.post(release_of(order), str(key))
+
+    outcome = await kit_effects.deliver_once(
+        runtime,
+        table=TABLE,
+        case_id=order.case_id,
+        cause_event_id=event.event_id,
+        target=WEBSITE,
+        send=post,
+        permanent=lambda _: False,  # the news must get out: retried until dead-lettered
+        retryable=(IntegrationFailed,),
+        attempts_allowed=2**31 - 1,
+    )
+    if outcome.state != kit_effects.SENT or outcome.result is None:
+        raise kit_effects.EffectPending(f"case {order.case_id}: website: {outcome.error}")
+    return outcome.result
 
 
 async def _mail(
@@ -152,78 +153,29 @@ async def _mail(
     website_url: str,
 ) -> Delivery | None:
     """Mail one outlet unless recorded; its Delivery when settled, None to try again later."""
-    target = f"outlet:{outlet.outlet_id}"
-    key = effect_id(event.event_id, target)
-    record = await _record(runtime, key)
-    if record is not None and record.state == "sent":
-        return Delivery(outlet, record.attempts, message_id=record.result)
-    if record is not None and record.state == "failed":
-        return Delivery(outlet, record.attempts, error=record.last_error)
-    attempts = await _begin(runtime, key, order, event.event_id, target)
     mid = message_id(event.event_id, outlet.outlet_id)
-    mail = press_release_message(
-        release_of(order), website_url, integrations.mailer.sender, outlet, mid
-    )
-    try:
+
+    async def send(_: UUID) -> str:
+        sender = integrations.mailer.sender
+        mail = press_release_message(release_of(order), website_url, sender, outlet, mid)
         await integrations.mailer.send_one(mail)
-    except MailRefused as error:
-        reason = str(error.body().get("reason", error))
-        if error.permanent or attempts >= attempts_allowed:
-            await _finish(runtime, key, "failed", attempts, reason)
-            log.warning("case %s: %s failed for good: %s", order.case_id, target, reason)
-            return Delivery(outlet, attempts, error=reason)
-        await _finish(runtime, key, "retrying", attempts, reason)
-        log.info("case %s: %s to be retried: %s", order.case_id, target, reason)
+        return mid
+
+    outcome = await kit_effects.deliver_once(
+        runtime,
+        table=TABLE,
+        case_id=order.case_id,
+        cause_event_id=event.event_id,
+        target=f"outlet:{outlet.outlet_id}",
+        send=send,
+        permanent=lambda error: isinstance(error, MailRefused) and error.permanent,
+        retryable=(MailRefused,),
+        attempts_allowed=attempts_allowed,
+    )
+    if outcome.state == kit_effects.RETRYING:
+        log.info("case %s: %s to be retried: %s", order.case_id, outlet.email, outcome.error)
         return None
-    await _finish(runtime, key, "sent", attempts, None, mid)
-    return Delivery(outlet, attempts, message_id=mid)
-
-
-async def _record(runtime: Runtime, key: UUID) -> Record | None:
-    async with runtime.pool.acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT effect_id, target, state, attempts, last_error, result"
-            " FROM publishing_deliveries WHERE effect_id = $1",
-            key,
-        )
-    return Record(**dict(row)) if row is not None else None
-
-
-async def _begin(
-    runtime: Runtime, key: UUID, order: PublicationOrdered, order_event_id: UUID, target: str
-) -> int:
-    """Count one more attempt (committed before the outside call); return its number."""
-    async with runtime.pool.acquire() as conn:
-        attempts: int = await conn.fetchval(
-            "INSERT INTO publishing_deliveries"
-            " (effect_id, case_id, cause_event_id, target, state, attempts)"
-            " VALUES ($1, $2, $3, $4, 'sending', 1)"
-            " ON CONFLICT (effect_id) DO UPDATE SET state = 'sending',"
-            " attempts = publishing_deliveries.attempts + 1, updated_at = now()"
-            " RETURNING attempts",
-            key,
-            order.case_id,
-            order_event_id,
-            target,
-        )
-    return attempts
-
-
-async def _finish(
-    runtime: Runtime,
-    key: UUID,
-    state: str,
-    attempts: int,
-    error: str | None,
-    result: str | None = None,
-) -> None:
-    async with runtime.pool.acquire() as conn:
-        await conn.execute(
-            "UPDATE publishing_deliveries SET state = $2, attempts = $3, last_error = $4,"
-            " result = $5, updated_at = now() WHERE effect_id = $1",
-            key,
-            state,
-            attempts,
-            error,
-            result,
-        )
+    if outcome.state == kit_effects.FAILED:
+        log.warning("case %s: %s failed: %s", order.case_id, outlet.email, outcome.error)
+        return Delivery(outlet, outcome.attempts, error=outcome.error)
+    return Delivery(outlet, outcome.attempts, message_id=outcome.result)
