@@ -3,8 +3,9 @@
 Bandung's step 10 hands the approved recording to the requester and names the staff role
 that archives it; archiving is then recorded on its own. Tangerang's step 7 publishes the
 approved coverage to the city website and emails it to the registered media outlets.
-Commands with outside effects are split in two: `prepare_*` checks every rule and says
-what to send, the service sends it, and `decide_*` (checking again) records the outcome.
+Archiving is split in two: `prepare_archive` checks every rule and says what to file, the
+service files it, and `decide_archive` (checking again) records it. Publishing is an order
+(`decide_order`) that publishing's consumer carries out, then records (`decide_outcome`).
 """
 
 from __future__ import annotations
@@ -81,22 +82,6 @@ class PressRelease:
     files: tuple[Attachment, ...]
     activity_name: str
     activity_date: date
-
-
-@dataclass(frozen=True)
-class Publication:
-    """What the outside systems answered: where the news is, and who was emailed."""
-
-    website_url: str
-    emailed_outlets: tuple[UUID, ...]
-
-
-@dataclass(frozen=True)
-class RecordPublication:
-    """Record what the website and the mail server accepted for a `Publish` order."""
-
-    order: Publish
-    publication: Publication
 
 
 @dataclass(frozen=True)
@@ -280,30 +265,6 @@ def prepare_publication(state: CaseState, sop: Sop, role: str, command: Publish)
         activity_name=case.activity_name,
         activity_date=case.activity_date,
     )
-
-
-def decide_publish(
-    state: CaseState, sop: Sop, actor: Actor, command: RecordPublication
-) -> list[NewsPublished]:
-    """Record the publication the website and the mail server accepted."""
-    release = prepare_publication(state, sop, actor.role, command.order)
-    publication = command.publication
-    step = sop.step(state.awaiting_step) if state.awaiting_step is not None else None
-    assert step is not None  # prepare_publication checked it
-    return [
-        NewsPublished(
-            case_id=release.case_id,
-            sop_id=sop.id,
-            sop_version=sop.version,
-            step=step.number,
-            next_step=step.on_approve,
-            inputs=dict(command.order.inputs),
-            outputs=_outputs(step),
-            website_url=publication.website_url,
-            emailed_outlets=list(publication.emailed_outlets),
-            draft_version=_approved_draft(state).version,
-        )
-    ]
 
 
 def decide_order(
