@@ -8,6 +8,7 @@ it runs any SOP built from the known step kinds, and `reject` plans rejections p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import Counter
@@ -84,9 +85,10 @@ class Driver:
     async def wait_for_publication(self, service: str, case_id: str, role: str) -> None:
         """Wait until publishing's consumer posted and mailed the ordered publication."""
         deadline = time.monotonic() + self._wait_within
-        while not ((view := await self.case_view(service, case_id, role)) or {}).get(
-            "publication"
-        ):
+        view: dict[str, Any] | None = None
+        while not (view or {}).get("publication"):
+            with contextlib.suppress(httpx.TransportError):  # publishing restarting
+                view = await self.case_view(service, case_id, role)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{service} never recorded the publication: {view}")
             await asyncio.sleep(0.05)
