@@ -38,7 +38,7 @@ pytestmark = pytest.mark.integration
 REFUSED = "gone@media.example"
 
 
-class RefusingInbox(Inbox):
+class RefusingInbox(Inbox):  # type: ignore[misc]
     """Accepts every recipient but one, which it refuses for good (550)."""
 
     async def handle_RCPT(
@@ -134,7 +134,7 @@ async def test_a_crash_between_the_effects_and_their_record_sends_nothing_twice(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     crashes: list[str] = []
-    real_append = effects.append
+    real_append = effects.append  # type: ignore[attr-defined]
 
     async def crash_once(*args: Any, **kwargs: Any) -> Any:
         if not crashes:  # the process dies after mailing, before the events are stored
