@@ -81,7 +81,6 @@ class Driver:
                 raise TimeoutError(f"{service} never reached step {step.number}: {view}")
             await asyncio.sleep(0.05)
 
-
     async def wait_for_publication(self, service: str, case_id: str, role: str) -> None:
         """Wait until publishing's consumer posted and mailed the ordered publication."""
         deadline = time.monotonic() + self._wait_within
