@@ -88,6 +88,13 @@ def test_the_catalog_says_which_types_are_public_and_which_internal() -> None:
             "prokopim.review.step-opened.v1",
             "prokopim.publishing.step-opened.v1",
             "prokopim.publishing.media-outlet-registered.v1",
+            "prokopim.publishing.publication-ordered.v1",
+            "prokopim.publishing.outlet-mailed.v1",
+            "prokopim.publishing.outlet-mail-failed.v1",
+            "prokopim.scheduling.invitation-mailed.v1",
+            "prokopim.scheduling.invitation-mail-failed.v1",
+            "prokopim.publishing.handover-notice-mailed.v1",
+            "prokopim.publishing.handover-notice-mail-failed.v1",
             "prokopim.publishing.media-outlet-updated.v1",
             "prokopim.publishing.media-outlet-deactivated.v1",
         ]

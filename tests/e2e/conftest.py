@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,7 +18,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 from prokopim_cli.flows import Driver
-from prokopim_cli.system import SERVICES, RunningSystem, start_system
+from prokopim_cli.system import (
+    SERVICES,
+    RunningSystem,
+    start_process,
+    start_system,
+    wait_ready,
+)
 from prokopim_events.topology import Topology
 from prokopim_testing.ports import free_port
 
@@ -26,9 +34,12 @@ class Mailbox:
     """What the local SMTP server received."""
 
     messages: list[Envelope] = field(default_factory=list)
+    on_message: Callable[[Envelope], None] | None = None  # a fault test's hook
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         self.messages.append(envelope)
+        if self.on_message is not None:
+            self.on_message(envelope)
         return "250 OK"
 
     def recipients(self) -> list[str]:
@@ -87,6 +98,7 @@ class System:
     database_url: str
     secret: str
     archive_dir: Path
+    restart: Callable[[str], None] = lambda name: None  # start a killed process again
 
 
 @pytest.fixture
@@ -123,8 +135,28 @@ async def system(
         start_system, env, tmp_path / "logs", ports=ports, process_env=own, bus=infra.bus
     )
     driver = Driver(running.urls, secret)
+
+    def restart(name: str) -> None:
+        """Start one (killed) service again with the environment it had, and wait for it."""
+        service_env = {
+            **os.environ,
+            **env,
+            **own.get(name, {}),
+            **infra.bus.env(name),
+            "PORT": str(ports[name]),
+            "HOST": "127.0.0.1",
+        }
+        start_process(
+            running,
+            name,
+            [str(Path(sys.executable).parent / f"prokopim-{name}")],
+            service_env,
+            tmp_path / "logs",
+        )
+        wait_ready(running, 300)
+
     try:
-        yield System(running, driver, database_url, secret, archive_dir)
+        yield System(running, driver, database_url, secret, archive_dir, restart)
     finally:
         await driver.close()
         await asyncio.to_thread(running.stop)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from email import message_from_bytes, policy
 from typing import Any
 
 import httpx
+import icalendar
 import pytest
 from prokopim_cli.flows import CaseRun, run_case
 from prokopim_cli.trail import case_history
@@ -33,11 +36,46 @@ def assert_one_correlation(history: list[Any]) -> None:
     assert strays == [], f"events outside the case's correlation {case_correlation}"
 
 
-async def test_bandung_with_a_rejection_at_each_review_level(system: System) -> None:
+# mails to the requester: stored by the consumers after the mail went out, so they fall
+# anywhere after their cause in the case's history
+REQUESTER_MAILS = (
+    "prokopim.scheduling.invitation-mailed.v1",
+    "prokopim.publishing.handover-notice-mailed.v1",
+)
+
+
+async def mailed_history(database_url: str, case_id: str) -> list[Any]:
+    """The case's history once both requester mails are recorded."""
+    for _ in range(600):
+        history = await case_history(database_url, case_id)
+        if {e.type for e in history} >= set(REQUESTER_MAILS):
+            return history
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"requester mails never recorded: {steps_of(history)}")
+
+
+async def test_bandung_with_a_rejection_at_each_review_level(
+    system: System, mailbox: tuple[Mailbox, int]
+) -> None:
     run = await run_case(
         system.driver, BANDUNG, activity="Peresmian Taman Kota", reject={8: 1, 9: 1}
     )
-    history = await case_history(system.database_url, run.case_id)
+    history = await mailed_history(system.database_url, run.case_id)
+    mails = [e for e in history if e.type in REQUESTER_MAILS]
+    assert sorted(e.type for e in mails) == sorted(REQUESTER_MAILS)  # once each
+    box, _ = mailbox
+    assert box.recipients() == ["req@example.org", "req@example.org"]
+    calendars = [
+        icalendar.Calendar.from_ical(part.get_payload(decode=True))
+        for m in box.messages
+        for part in message_from_bytes(m.original_content or b"", policy=policy.default).walk()
+        if part.get_content_type() == "text/calendar"
+    ]
+    (calendar,) = calendars
+    (invite,) = calendar.walk("VEVENT")
+    assert str(calendar["METHOD"]) == "REQUEST" and invite.decoded("SEQUENCE") == 0
+    assert str(invite["UID"]) == f"{run.case_id}@prokopim"
+    history = [e for e in history if e.type not in REQUESTER_MAILS]
 
     assert steps_of(history) == [
         ("intake.request-received.v1", 1),
@@ -122,6 +160,9 @@ async def test_tangerang_with_two_rejections_publishes_and_emails_active_outlets
         ("review.draft-approved.v1", 5),
         ("review.draft-approved.v1", 6),
         ("publishing.step-opened.v1", 7),
+        ("publishing.publication-ordered.v1", 7),
+        ("publishing.outlet-mailed.v1", None),
+        ("publishing.outlet-mailed.v1", None),
         ("publishing.news-published.v1", 7),
     ]
     assert len(website.posts) == 1

@@ -8,7 +8,9 @@ it runs any SOP built from the known step kinds, and `reject` plans rejections p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -153,6 +155,17 @@ class Driver:
                 raise TimeoutError(f"{service} never reached step {step.number}: {view}")
             await asyncio.sleep(0.05)
 
+    async def wait_for_publication(self, service: str, case_id: str, role: str) -> None:
+        """Wait until publishing's consumer posted and mailed the ordered publication."""
+        deadline = time.monotonic() + self._wait_within
+        view: dict[str, Any] | None = None
+        while not (view or {}).get("publication"):
+            with contextlib.suppress(httpx.TransportError):  # publishing restarting
+                view = await self.case_view(service, case_id, role)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{service} never recorded the publication: {view}")
+            await asyncio.sleep(0.05)
+
 
 def inputs_for(step: Step) -> dict[str, str]:
     """Return a reference for every required input (kelengkapan) of a step."""
@@ -163,7 +176,8 @@ def request_body(sop: Sop, activity: str, activity_date: date) -> dict[str, Any]
     return {
         "sop_id": sop.id,
         "sop_version": sop.version,
-        "letter_number": f"800/{activity_date:%Y%m%d}/DEMO",
+        # one letter number per case: intake refuses a number twice in one office
+        "letter_number": f"800/{activity_date:%Y%m%d}/{uuid.uuid4().hex[:8]}/DEMO",
         "requester": {
             "name": "Dinas Komunikasi",
             "agency": "Diskominfo",
@@ -276,6 +290,7 @@ async def _do_step(
                 role,
                 {"inputs": inputs, "title": "Siaran pers", "body": "Isi berita"},
             )
+            await driver.wait_for_publication(svc, run.case_id, role)
         case _:
             raise ValueError(f"no driver for step kind {step.kind}")
     return sop.next_after(step.number)

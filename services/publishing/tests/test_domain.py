@@ -15,6 +15,10 @@ from prokopim_events.contracts import (
     DraftApproved,
     MediaOutletDeactivated,
     MediaOutletRegistered,
+    NewsPublished,
+    OrderedOutlet,
+    OutletMailed,
+    OutletMailFailed,
     Requester,
 )
 from prokopim_events.envelope import Actor
@@ -22,16 +26,18 @@ from prokopim_kit.errors import MissingInputs, StepOutOfOrder, UnknownCase, Wron
 from prokopim_publishing.config import Settings
 from prokopim_publishing.domain import (
     CaseState,
+    Delivery,
     HandOver,
-    Publication,
+    OrderPublication,
     Publish,
     RecordArchive,
-    RecordPublication,
+    RecordOutcome,
     archive_name,
     decide_archive,
     decide_hand_over,
     decide_open,
-    decide_publish,
+    decide_order,
+    decide_outcome,
     evolve,
     prepare_archive,
     prepare_publication,
@@ -240,18 +246,36 @@ def test_publish_defaults_title_and_body_to_the_activity_and_the_draft_notes() -
     assert release.files == tuple(draft().files)
 
 
-def test_publish_records_the_website_url_and_the_outlets_emailed() -> None:
+def test_an_order_then_its_outcome_record_each_outlet_and_complete_the_step() -> None:
     state = opened(TANGERANG, 6)
     command = Publish(PUBLISH_INPUTS, title="Taman baru", body="Isi berita")
-    outlets = (uuid.uuid4(), uuid.uuid4())
-    publication = Publication("https://kota.example/berita/1", outlets)
-    (event,) = decide_publish(
-        state, TANGERANG, by("tim-liputan"), RecordPublication(command, publication)
+    a, b = (
+        OrderedOutlet(outlet_id=uuid.uuid4(), name=n, email=f"{n}@media.example")
+        for n in ("a", "b")
     )
-    assert (event.step, event.next_step, event.draft_version) == (7, None, 2)
-    assert event.website_url == "https://kota.example/berita/1"
-    assert event.emailed_outlets == list(outlets)
-    assert evolve(state, event).publication == event
+    (order,) = decide_order(state, TANGERANG, by("tim-liputan"), OrderPublication(command, (a, b)))
+    assert (order.step, order.title, order.outlets) == (7, "Taman baru", [a, b])
+    state = evolve(state, order)
+    assert state.order == order and state.awaiting_step == 7
+    with pytest.raises(StepOutOfOrder):  # one order per case
+        decide_order(state, TANGERANG, by("tim-liputan"), OrderPublication(command, (a,)))
+
+    order_id = uuid.uuid4()
+    outcome = RecordOutcome(
+        order_id,
+        "https://kota.example/berita/1",
+        (Delivery(a, 1, message_id="<m@prokopim>"), Delivery(b, 3, error="550 gone")),
+    )
+    mailed, failed, published = decide_outcome(state, TANGERANG, by("tim-liputan"), outcome)
+    assert isinstance(mailed, OutletMailed) and mailed.outlet_id == a.outlet_id
+    assert isinstance(failed, OutletMailFailed) and failed.error == "550 gone"
+    assert isinstance(published, NewsPublished)
+    assert (published.step, published.next_step, published.draft_version) == (7, None, 2)
+    assert published.website_url == "https://kota.example/berita/1"
+    assert (published.emailed_outlets, published.failed_outlets) == ([a.outlet_id], [b.outlet_id])
+    done = evolve(state, published)
+    assert done.publication == published and done.awaiting_step is None
+    assert decide_outcome(done, TANGERANG, by("tim-liputan"), outcome) == []  # once
 
 
 def test_publish_by_the_head_of_section_names_the_coverage_team() -> None:

@@ -26,6 +26,8 @@ from prokopim_events.contracts import (
     Draft,
     DraftApproved,
     NewsPublished,
+    OutletMailed,
+    PublicationOrdered,
     PublishingStepOpened,
     RecordingArchived,
     RecordingHandedOver,
@@ -53,7 +55,7 @@ BANDUNG = CATALOG.get("bdg-setda-010-2024")
 TANGERANG = CATALOG.get("tgr-58-2025")
 HANDOVER_INPUTS = {"computer": "laptop-03", "network": "lan-setda"}
 PUBLISH_INPUTS = {"press-release": "dms://pr/1", "photos": "dms://photos/1"}
-DEADLINE = 30.0
+DEADLINE = 60.0
 T = TypeVar("T")
 
 
@@ -62,6 +64,7 @@ class Harness:
     client: httpx.AsyncClient
     store: EventStore
     archive_dir: Path
+    app: Any = None
 
     def auth(self, role: str) -> dict[str, str]:
         token = issue_token(SECRET, subject=f"user-{role}", role=role)
@@ -73,7 +76,9 @@ class Harness:
     async def events(self, stream: str) -> list[StoredEvent]:
         return await self.store.read_stream(stream)
 
-    async def approve(self, sop_id: str, review_step: int, activity: str) -> uuid.UUID:
+    async def approve(
+        self, sop_id: str, review_step: int, activity: str, email: str | None = None
+    ) -> uuid.UUID:
         """Append review's approval of a fresh case, as the review service would."""
         sop = CATALOG.get(sop_id)
         case_id = uuid.uuid4()
@@ -86,7 +91,7 @@ class Harness:
             inputs={"initials": "paraf-kabag"},
             case=CaseFile(
                 letter_number="005/77/SETDA",
-                requester=Requester(name="Dinas Pertamanan", agency="DPKP"),
+                requester=Requester(name="Dinas Pertamanan", agency="DPKP", email=email),
                 subject="Rekaman sambutan Wali Kota",
                 activity_name=activity,
                 activity_date=date(2026, 3, 14),
@@ -114,6 +119,15 @@ class Harness:
             return response.json() if response.status_code == 200 else None
 
         return await eventually(view)
+
+    async def published(self, case_id: uuid.UUID) -> dict[str, Any]:
+        """Wait until publishing's consumer recorded the publication; return the view."""
+
+        async def done() -> dict[str, Any] | None:
+            view = await self.opened(case_id)
+            return view if view.get("publication") else None
+
+        return await eventually(done)
 
 
 async def eventually(check: Callable[[], Awaitable[T | None]], within: float = DEADLINE) -> T:
@@ -158,7 +172,7 @@ async def running(
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=transport, base_url="http://publishing") as client,
         ):
-            yield Harness(client, store, archive_dir)
+            yield Harness(client, store, archive_dir, app)
     finally:
         stop.set()
         await relay_task
@@ -222,13 +236,19 @@ async def test_publish_posts_to_the_website_and_emails_only_active_outlets(
         "tim-liputan",
         {"inputs": PUBLISH_INPUTS, "title": "Taman Kota diresmikan"},
     )
-    assert response.status_code == 200, response.text
-    published = response.json()
+    assert response.status_code == 202, response.text
+    ordered = response.json()
+    assert sorted(o["outlet_id"] for o in ordered["outlets"]) == sorted([a, c])
+    view = await service.published(case_id)
+    published = view["publication"]
     assert published["website_url"] == website.published_url(str(case_id))
     assert sorted(published["emailed_outlets"]) == sorted([a, c])
+    assert published["failed_outlets"] == []
 
+    stored = await service.events(f"publishing-{case_id}")
+    order_id = stored[1].event_id
     (post,) = website.posts
-    assert post.headers["idempotency-key"] == str(case_id)
+    assert post.headers["idempotency-key"] == str(uuid.uuid5(order_id, "website"))
     assert post.json["title"] == "Taman Kota diresmikan"
     assert post.json["activity_name"] == "Peresmian Taman Kota"
     assert post.json["activity_date"] == "2026-03-14"
@@ -239,17 +259,23 @@ async def test_publish_posts_to_the_website_and_emails_only_active_outlets(
         assert mail.message["Subject"] == "Taman Kota diresmikan"
         assert published["website_url"] in mail.message.get_content()
 
-    stored = await service.events(f"publishing-{case_id}")
-    assert [e.type for e in stored] == [PublishingStepOpened.TYPE, NewsPublished.TYPE]
-    assert stored[1].actor.role == "tim-liputan"
-    assert stored[1].data["emailed_outlets"] == published["emailed_outlets"]
+    assert [e.type for e in stored] == [
+        PublishingStepOpened.TYPE,
+        PublicationOrdered.TYPE,
+        OutletMailed.TYPE,
+        OutletMailed.TYPE,
+        NewsPublished.TYPE,
+    ]
+    assert {e.actor.role for e in stored[1:]} == {"tim-liputan"}
+    assert {e.causation_id for e in stored[2:]} == {order_id}
+    assert stored[-1].data["emailed_outlets"] == published["emailed_outlets"]
+    assert sorted(d["state"] for d in view["deliveries"]) == ["sent"] * 3
 
-    view = await service.opened(case_id)
     assert view["awaiting_step"] is None and view["publication"]["website_url"]
     again = await service.post(
         f"/cases/{case_id}/publication", "tim-liputan", {"inputs": PUBLISH_INPUTS}
     )
-    assert again.status_code == 409 and again.json()["error"] == "step_out_of_order"
+    assert again.status_code == 202 and again.json() == ordered  # the first answer
     assert len(website.posts) == 1 and len(smtp_server.inbox.mails) == 2
 
 
@@ -300,13 +326,16 @@ async def test_racing_publications_email_once_and_record_once(
             for _ in range(2)
         )
     )
-    assert sorted(r.status_code for r in responses) == [200, 409]
+    assert {r.status_code for r in responses} <= {202, 409}
+    assert 202 in {r.status_code for r in responses}
+    await service.published(case_id)
     assert smtp_server.inbox.recipients() == ["a@media.example", "b@media.example"]
     types = [e.type for e in await service.events(f"publishing-{case_id}")]
-    assert types.count(NewsPublished.TYPE) == 1
+    assert types.count(PublicationOrdered.TYPE) == 1 and types.count(NewsPublished.TYPE) == 1
+    assert len(website.posts) == 1
 
 
-async def test_website_failure_is_a_502_naming_the_website_and_emails_nobody(
+async def test_a_failing_website_is_retried_with_one_key_and_mails_go_out_once(
     service: Harness, website: WebsiteStub, smtp_server: SmtpServer
 ) -> None:
     await register_outlets(service, "a@media.example")
@@ -317,15 +346,26 @@ async def test_website_failure_is_a_502_naming_the_website_and_emails_nobody(
     response = await service.post(
         f"/cases/{case_id}/publication", "tim-liputan", {"inputs": PUBLISH_INPUTS}
     )
-    assert response.status_code == 502
-    assert response.json()["integration"] == "website"
-    assert smtp_server.inbox.mails == []
-    assert [e.type for e in await service.events(f"publishing-{case_id}")] == [
-        PublishingStepOpened.TYPE
-    ]
+    assert response.status_code == 202, response.text
+
+    async def retrying() -> list[dict[str, Any]] | None:
+        view = await service.opened(case_id)
+        states = [d for d in view["deliveries"] if d["state"] == "retrying"]
+        return states or None
+
+    (delivery,) = await eventually(retrying)
+    assert delivery["target"] == "website" and "503" in delivery["last_error"]
+    assert smtp_server.inbox.mails == []  # no mail before the website has the news
+    website.status = 201
+
+    view = await service.published(case_id)
+    assert len({p.headers["idempotency-key"] for p in website.posts}) == 1
+    assert smtp_server.inbox.recipients() == ["a@media.example"]
+    (site,) = [d for d in view["deliveries"] if d["target"] == "website"]
+    assert site["state"] == "sent" and site["attempts"] == len(website.posts) >= 2
 
 
-async def test_smtp_down_is_a_502_naming_email_and_a_retry_publishes(
+async def test_smtp_down_is_retried_and_each_outlet_is_mailed_once(
     infra: Infra,
     database_url: str,
     topology: Topology,
@@ -343,6 +383,7 @@ async def test_smtp_down_is_a_502_naming_email_and_a_retry_publishes(
         website_url=website.url,
         smtp_port=smtp_down.port,
         smtp_timeout=5.0,
+        delivery_attempts=5,
     ) as svc:
         await register_outlets(svc, "a@media.example")
         case_id = await svc.approve(TANGERANG.id, 6, "Festival Cisadane")
@@ -350,19 +391,32 @@ async def test_smtp_down_is_a_502_naming_email_and_a_retry_publishes(
         path = f"/cases/{case_id}/publication"
 
         response = await svc.post(path, "tim-liputan", {"inputs": PUBLISH_INPUTS})
-        assert response.status_code == 502, response.text
-        assert response.json()["integration"] == "email"
-        assert [e.type for e in await svc.events(f"publishing-{case_id}")] == [
-            PublishingStepOpened.TYPE
-        ]
+        assert response.status_code == 202, response.text
 
+        async def mail_retrying() -> bool | None:
+            view = await svc.opened(case_id)
+            return (
+                any(
+                    d["target"].startswith("outlet:") and d["state"] == "retrying"
+                    for d in view["deliveries"]
+                )
+                or None
+            )
+
+        await eventually(mail_retrying)
         await smtp_down.start()
-        response = await svc.post(path, "tim-liputan", {"inputs": PUBLISH_INPUTS})
-        assert response.status_code == 200, response.text
-        assert [p.headers["idempotency-key"] for p in website.posts] == [str(case_id)] * 2
+        view = await svc.published(case_id)
+        assert len(website.posts) == 1
         assert smtp_down.inbox.recipients() == ["a@media.example"]
         types = [e.type for e in await svc.events(f"publishing-{case_id}")]
-        assert types == [PublishingStepOpened.TYPE, NewsPublished.TYPE]
+        assert types == [
+            PublishingStepOpened.TYPE,
+            PublicationOrdered.TYPE,
+            OutletMailed.TYPE,
+            NewsPublished.TYPE,
+        ]
+        (mail,) = [d for d in view["deliveries"] if d["target"].startswith("outlet:")]
+        assert mail["state"] == "sent" and mail["attempts"] >= 2
 
 
 # --- Bandung -------------------------------------------------------------------------------

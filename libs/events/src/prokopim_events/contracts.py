@@ -339,6 +339,63 @@ class NewsPublished(StepCompleted):
     website_url: str
     emailed_outlets: list[UUID]
     draft_version: int
+    failed_outlets: list[UUID] = Field(
+        default=[], description="outlets whose mail server refused the press release for good"
+    )
+
+
+class OrderedOutlet(Part):
+    outlet_id: UUID
+    name: str
+    email: EmailStr
+
+
+class PublicationOrdered(CaseEvent):
+    """Publishing was ordered: what goes to the city website and to which outlets.
+
+    Emitted by publishing on `POST /cases/{case_id}/publication` (Tangerang step 7). Its own
+    consumer carries the order out (one website post, one mail per outlet, each recorded in
+    `publishing_deliveries`), then records `outlet-mailed` / `outlet-mail-failed` per outlet
+    and `news-published`. The website call's `Idempotency-Key` is uuid5(this event's id,
+    "website"); each mail's Message-ID is uuid5(this event's id, outlet id).
+    """
+
+    TYPE = "prokopim.publishing.publication-ordered.v1"
+    AUDIENCE = "internal"
+    step: int
+    inputs: dict[str, str] = {}
+    title: str
+    body: str
+    files: list[Attachment] = []
+    activity_name: str
+    activity_date: date
+    outlets: list[OrderedOutlet] = []
+    draft_version: int
+
+
+class OutletMailed(CaseEvent):
+    """One media outlet's mail server accepted the press release (once, with `message_id`)."""
+
+    TYPE = "prokopim.publishing.outlet-mailed.v1"
+    AUDIENCE = "internal"
+    order_event_id: UUID
+    outlet_id: UUID
+    email: EmailStr
+    message_id: str
+    attempts: int
+
+
+class OutletMailFailed(CaseEvent):
+    """One media outlet's mail server refused the press release for good (e.g. 550), or it
+    stayed unreachable for every allowed attempt; the other outlets are not mailed again."""
+
+    TYPE = "prokopim.publishing.outlet-mail-failed.v1"
+    AUDIENCE = "internal"
+    order_event_id: UUID
+    outlet_id: UUID
+    email: EmailStr
+    attempts: int
+    error: str
 
 
 class MediaOutlet(Part):
@@ -383,6 +440,48 @@ class MediaOutletDeactivated(Contract):
     TYPE = "prokopim.publishing.media-outlet-deactivated.v1"
     AUDIENCE = "internal"
     outlet_id: UUID
+
+
+# --- mails to the requester (scheduling's invitation, publishing's hand-over notice) ----
+class RequesterMailOutcome(CaseEvent):
+    """How one mail to the requester, asked for by the stored event `cause_event_id`, ended.
+
+    Each is sent once (a delivery record per effect); `message_id` is stable per cause.
+    """
+
+    AUDIENCE = "internal"
+    cause_event_id: UUID
+    email: EmailStr
+    attempts: int
+    message_id: str | None = None
+    error: str | None = Field(default=None, description="why the mail failed for good")
+    sequence: int | None = Field(
+        default=None, description="the invitation's iCalendar SEQUENCE (0 first, +1 per change)"
+    )
+
+
+class InvitationMailed(RequesterMailOutcome):
+    """The requester was mailed the schedule with an `.ics` invitation (Bandung step 4)."""
+
+    TYPE = "prokopim.scheduling.invitation-mailed.v1"
+
+
+class InvitationMailFailed(RequesterMailOutcome):
+    """The requester's invitation could not be mailed (refused for good, or out of tries)."""
+
+    TYPE = "prokopim.scheduling.invitation-mail-failed.v1"
+
+
+class HandoverNoticeMailed(RequesterMailOutcome):
+    """The requester was mailed the hand-over notice (Bandung's last step)."""
+
+    TYPE = "prokopim.publishing.handover-notice-mailed.v1"
+
+
+class HandoverNoticeMailFailed(RequesterMailOutcome):
+    """The hand-over notice could not be mailed (refused for good, or out of tries)."""
+
+    TYPE = "prokopim.publishing.handover-notice-mail-failed.v1"
 
 
 # --- sla (published by the ledger) -------------------------------------------------------
@@ -432,6 +531,13 @@ CONTRACTS: dict[str, type[Contract]] = {
         RecordingHandedOver,
         RecordingArchived,
         NewsPublished,
+        PublicationOrdered,
+        OutletMailed,
+        OutletMailFailed,
+        InvitationMailed,
+        InvitationMailFailed,
+        HandoverNoticeMailed,
+        HandoverNoticeMailFailed,
         MediaOutletRegistered,
         MediaOutletUpdated,
         MediaOutletDeactivated,

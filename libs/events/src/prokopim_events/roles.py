@@ -34,6 +34,23 @@ PROCESSES = (RELAY, *SERVICES)
 # Processes whose own tables, views and functions are named `<process>_...`.
 OWN_OBJECTS = ("ledger",)
 
+# Tables a service keeps for itself (created by its own migrations, entry-point group
+# `prokopim.migrations`): only that service's role may read and write them.
+SERVICE_TABLES: dict[str, tuple[str, ...]] = {
+    "publishing": ("publishing_deliveries",),
+    "scheduling": (
+        "scheduling_deliveries",
+        "scheduling_resources",
+        "scheduling_bookings",
+        "scheduling_agenda",
+        "scheduling_feeds",
+        "scheduling_milestones",
+    ),
+    "intake": ("intake_idempotency_keys", "intake_letters"),
+}
+
+EXTENSIONS = ("btree_gist",)
+
 _STORE_TABLES = (
     "events",
     "event_seals",
@@ -141,6 +158,10 @@ async def provision(conn: Connection, roles: DatabaseRoles) -> None:
             f"GRANT {objects} TO {_ident(roles.owner)}, {_ident(roles.role(process))}"
         )
     owner = _ident(roles.owner)
+    # Extensions the packages' migrations use (scheduling's exclusion constraint needs
+    # btree_gist): creating one takes more than the owner role has, so the superuser does.
+    for extension in EXTENSIONS:
+        await conn.execute(f"CREATE EXTENSION IF NOT EXISTS {extension}")
     await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     await conn.execute(f"GRANT USAGE, CREATE ON SCHEMA public TO {owner}")
     # Objects made before roles existed (migrated as the superuser): the owner's now.
@@ -204,6 +225,14 @@ async def grant(conn: Connection, roles: DatabaseRoles) -> None:
             ]
     for process in OWN_OBJECTS:
         statements += await _hand_over_own_objects(conn, roles, process)
+    for service, own in SERVICE_TABLES.items():
+        for table in own:
+            if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
+                statements += [
+                    f"REVOKE ALL ON {table} FROM PUBLIC, {logins}",
+                    f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table}"
+                    f" TO {_ident(roles.role(service))}",
+                ]
     for statement in statements:
         await conn.execute(statement)
 

@@ -204,12 +204,16 @@ class Cases(Generic[S]):
         command: object,
         *,
         now: datetime | None = None,
+        conn: Connection | None = None,
     ) -> Result[S]:
-        """Open a new case with a command: its first event's id becomes its correlation id."""
+        """Open a new case with a command: its first event's id becomes its correlation id.
+
+        With `conn` (in a transaction) the caller commits and wakes the relay."""
         state = self.state(case_id=case_id)
         decided = self._decider(command)(state, sop, actor, command)
         events = to_new_events(decided, actor=actor, now=now)
-        await append(runtime.store, self.stream_of(case_id), 0, events, case_id=case_id)
+        stream = self.stream_of(case_id)
+        await append(runtime.store, stream, 0, events, case_id=case_id, conn=conn)
         return self._result(state, sop, decided, events)
 
     async def react(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Header, Request, status
+from fastapi.responses import JSONResponse
 from prokopim_kit.auth import CurrentActor
 from prokopim_kit.errors import (
     ConcurrentChange,
@@ -20,7 +21,7 @@ from prokopim_kit.problems import problem_responses
 from prokopim_kit.runtime import Runtime, runtime_of
 from prokopim_sop import UnknownSop
 
-from . import service
+from . import once, service
 from .schemas import DispositionBody, RegisterBody
 from .service import StepResult
 from .views import CaseView, case_view
@@ -41,16 +42,33 @@ CASE_LINKS = {
     "/cases",
     status_code=status.HTTP_201_CREATED,
     response_model=StepResult,
-    responses=problem_responses(WrongRole, StepOutOfOrder, MissingInputs, InvalidCommand, body=True)
+    responses=problem_responses(
+        WrongRole,
+        StepOutOfOrder,
+        MissingInputs,
+        InvalidCommand,
+        once.DuplicateLetter,
+        once.IdempotencyKeyReused,
+        once.BadIdempotencyKey,
+        body=True,
+    )
     | {201: {"links": CASE_LINKS}},
 )
 async def register_request(
-    body: RegisterBody, actor: CurrentActor, runtime: RuntimeDep, response: Response
-) -> StepResult:
-    """Register a request letter: SOP step 1, by the step's role, with its inputs."""
-    result = await service.register(runtime, actor, body)
-    response.headers["Location"] = f"/cases/{result.case_id}"
-    return result
+    body: RegisterBody,
+    actor: CurrentActor,
+    runtime: RuntimeDep,
+    request: Request,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Register a request letter: SOP step 1, by the step's role, with its inputs.
+
+    With an `Idempotency-Key` header a retry answers the first answer and creates nothing.
+    A letter number already registered in the office is 409 naming its case.
+    """
+    retention: float = request.app.state.idempotency_retention_hours
+    answer = await once.register_once(runtime, actor, body, idempotency_key, retention)
+    return JSONResponse(answer.body, answer.status, headers={"Location": answer.location})
 
 
 @router.post(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
-from prokopim_events.contracts import NewsPublished, RecordingArchived, RecordingHandedOver
+from prokopim_events.contracts import PublicationOrdered, RecordingArchived, RecordingHandedOver
 from prokopim_kit.auth import CurrentActor
 from prokopim_kit.errors import (
     ConcurrentChange,
@@ -19,7 +19,7 @@ from prokopim_kit.pagination import CursorParam, LimitParam, bad_cursor, decode_
 from prokopim_kit.privacy import REDACTED_NOTE, redact_case, redact_requester
 from prokopim_kit.problems import problem_responses
 
-from . import outlets, service
+from . import effects, outlets, service
 from .deps import IntegrationsDep, ManagersDep, RuntimeDep
 from .domain import HandOver, Publish
 from .errors import (
@@ -79,19 +79,21 @@ async def archive(
 
 @router.post(
     "/cases/{case_id}/publication",
+    status_code=status.HTTP_202_ACCEPTED,
     tags=["cases"],
-    responses=problem_responses(*CASE_ERRORS, NoApprovedDraft, IntegrationFailed, body=True),
+    responses=problem_responses(*CASE_ERRORS, NoApprovedDraft, body=True),
 )
 async def publish(
-    case_id: UUID,
-    body: PublishRequest,
-    actor: CurrentActor,
-    runtime: RuntimeDep,
-    integrations: IntegrationsDep,
-) -> NewsPublished:
-    """Post the press release to the city website and email it to the active outlets."""
+    case_id: UUID, body: PublishRequest, actor: CurrentActor, runtime: RuntimeDep
+) -> PublicationOrdered:
+    """Order the press release to the city website and to the active outlets (202).
+
+    Publishing's consumer posts and mails it once each; `GET /cases/{id}` shows each
+    outlet's delivery, and `news-published` completes the step. A repeated order answers
+    the first one.
+    """
     command = Publish(inputs=body.inputs, title=body.title, body=body.body)
-    return await service.publish(runtime, integrations, case_id, actor, command)
+    return await service.publish(runtime, case_id, actor, command)
 
 
 @router.get(
@@ -105,7 +107,7 @@ async def get_case(case_id: UUID, actor: CurrentActor, runtime: RuntimeDep) -> C
     loaded = await service.load_case(runtime, case_id)
     step = loaded.state.awaiting_step
     kind = loaded.sop.step(step).kind.value if step is not None else None
-    view = CaseView.of(loaded.state, kind)
+    view = CaseView.of(loaded.state, kind, await effects.deliveries(runtime, case_id))
     handover = view.handover
     if handover is not None:
         recipient = redact_requester(handover.recipient, loaded.sop, actor.role)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from prokopim_events.migrations import Migration, package_migrations
 from prokopim_kit.runtime import create_service_app
 
 from .api import router
 from .archive import LocalArchive
 from .config import Settings
-from .handlers import on_event
+from .handlers import reactions
 from .mailer import SmtpMailer
 from .ports import Integrations
 from .website import HttpWebsite
@@ -38,15 +39,22 @@ def default_integrations(settings: Settings) -> Integrations:
     )
 
 
+def publishing_migrations() -> list[Migration]:
+    """Publishing's own tables (the delivery record), applied by the migrating owner."""
+    return package_migrations("prokopim_publishing", "publishing")
+
+
 def create_app(settings: Settings, integrations: Integrations | None = None) -> FastAPI:
     """Build the publishing app (adapters from settings unless given)."""
+    integrations = integrations or default_integrations(settings)
     app = create_service_app(
         name="publishing",
         router=router,
         settings=settings,
-        on_event=on_event,
+        on_event=reactions(integrations, settings.delivery_attempts),
+        migrations=publishing_migrations(),
         description=DESCRIPTION,
     )
-    app.state.integrations = integrations or default_integrations(settings)
+    app.state.integrations = integrations
     app.state.outlet_managers = settings.outlet_manager_roles
     return app

@@ -38,6 +38,14 @@ class Settings(ServiceSettings):
         description="SMTP_SECURITY: auto uses STARTTLS when the server offers it",
     )
     smtp_timeout: float = Field(default=30.0, gt=0, description="SMTP_TIMEOUT seconds")
+    delivery_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=5,
+        description="DELIVERY_ATTEMPTS: tries per outlet while its mail server is unreachable or"
+        " answers 4xx, before the outlet is recorded failed (a 5xx fails at once); at most the"
+        " consumer's redeliveries (5)",
+    )
     outlet_manager_roles: Annotated[frozenset[str], NoDecode] = Field(
         default=DEFAULT_OUTLET_MANAGERS,
         description="OUTLET_MANAGER_ROLES: comma-separated roles that may manage media outlets",

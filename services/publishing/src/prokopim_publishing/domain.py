@@ -3,8 +3,9 @@
 Bandung's step 10 hands the approved recording to the requester and names the staff role
 that archives it; archiving is then recorded on its own. Tangerang's step 7 publishes the
 approved coverage to the city website and emails it to the registered media outlets.
-Commands with outside effects are split in two: `prepare_*` checks every rule and says
-what to send, the service sends it, and `decide_*` (checking again) records the outcome.
+Archiving is split in two: `prepare_archive` checks every rule and says what to file, the
+service files it, and `decide_archive` (checking again) records it. Publishing is an order
+(`decide_order`) that publishing's consumer carries out, then records (`decide_outcome`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from prokopim_events.contracts import (
     Contract,
     Draft,
     NewsPublished,
+    OrderedOutlet,
+    OutletMailed,
+    OutletMailFailed,
+    PublicationOrdered,
     PublishingStepOpened,
     RecordingArchived,
     RecordingHandedOver,
@@ -48,6 +53,7 @@ class CaseState(Case):
     handover: RecordingHandedOver | None = None
     archive: RecordingArchived | None = None
     publication: NewsPublished | None = None
+    order: PublicationOrdered | None = None
 
 
 @dataclass(frozen=True)
@@ -79,19 +85,30 @@ class PressRelease:
 
 
 @dataclass(frozen=True)
-class Publication:
-    """What the outside systems answered: where the news is, and who was emailed."""
+class OrderPublication:
+    """Order a `Publish`: the press release goes to the website and to these outlets."""
 
-    website_url: str
-    emailed_outlets: tuple[UUID, ...]
+    order: Publish
+    outlets: tuple[OrderedOutlet, ...]
 
 
 @dataclass(frozen=True)
-class RecordPublication:
-    """Record what the website and the mail server accepted for a `Publish` order."""
+class Delivery:
+    """How one outlet's mail ended: sent with `message_id`, or failed with `error`."""
 
-    order: Publish
-    publication: Publication
+    outlet: OrderedOutlet
+    attempts: int
+    message_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """Record what the website and the mail servers answered to the order `order_event_id`."""
+
+    order_event_id: UUID
+    website_url: str
+    deliveries: tuple[Delivery, ...]
 
 
 @dataclass(frozen=True)
@@ -141,6 +158,8 @@ def evolve(state: CaseState, event: Contract) -> CaseState:
         return replace(state, archive=event)
     if isinstance(event, NewsPublished):
         return replace(state, awaiting_step=event.next_step, publication=event)
+    if isinstance(event, PublicationOrdered):
+        return replace(state, order=event)
     return state
 
 
@@ -248,28 +267,93 @@ def prepare_publication(state: CaseState, sop: Sop, role: str, command: Publish)
     )
 
 
-def decide_publish(
-    state: CaseState, sop: Sop, actor: Actor, command: RecordPublication
-) -> list[NewsPublished]:
-    """Record the publication the website and the mail server accepted."""
+def decide_order(
+    state: CaseState, sop: Sop, actor: Actor, command: OrderPublication
+) -> list[PublicationOrdered]:
+    """Record the order to publish; publishing's consumer then carries it out once."""
     release = prepare_publication(state, sop, actor.role, command.order)
-    publication = command.publication
-    step = sop.step(state.awaiting_step) if state.awaiting_step is not None else None
-    assert step is not None  # prepare_publication checked it
+    if state.order is not None:
+        raise StepOutOfOrder("publish", state.awaiting_step)  # the service answers the first
+    assert state.sop_id is not None and state.sop_version is not None
+    assert state.awaiting_step is not None  # prepare_publication checked it
     return [
-        NewsPublished(
+        PublicationOrdered(
             case_id=release.case_id,
             sop_id=sop.id,
             sop_version=sop.version,
-            step=step.number,
-            next_step=step.on_approve,
+            step=state.awaiting_step,
             inputs=dict(command.order.inputs),
-            outputs=_outputs(step),
-            website_url=publication.website_url,
-            emailed_outlets=list(publication.emailed_outlets),
+            title=release.title,
+            body=release.body,
+            files=list(release.files),
+            activity_name=release.activity_name,
+            activity_date=release.activity_date,
+            outlets=list(command.outlets),
             draft_version=_approved_draft(state).version,
         )
     ]
+
+
+def release_of(order: PublicationOrdered) -> PressRelease:
+    """The press release an order sends out."""
+    return PressRelease(
+        case_id=order.case_id,
+        title=order.title,
+        body=order.body,
+        files=tuple(order.files),
+        activity_name=order.activity_name,
+        activity_date=order.activity_date,
+    )
+
+
+def decide_outcome(
+    state: CaseState, sop: Sop, actor: Actor, command: RecordOutcome
+) -> list[Contract]:
+    """Record each outlet's delivery and complete the publish step (once per order)."""
+    order = state.order
+    if order is None or state.publication is not None:
+        return []
+    head = {"case_id": order.case_id, "sop_id": order.sop_id, "sop_version": order.sop_version}
+    events: list[Contract] = []
+    for delivery in command.deliveries:
+        outlet = delivery.outlet
+        if delivery.message_id is not None:
+            events.append(
+                OutletMailed(
+                    **head,
+                    order_event_id=command.order_event_id,
+                    outlet_id=outlet.outlet_id,
+                    email=outlet.email,
+                    message_id=delivery.message_id,
+                    attempts=delivery.attempts,
+                )
+            )
+        else:
+            events.append(
+                OutletMailFailed(
+                    **head,
+                    order_event_id=command.order_event_id,
+                    outlet_id=outlet.outlet_id,
+                    email=outlet.email,
+                    attempts=delivery.attempts,
+                    error=delivery.error or "unknown",
+                )
+            )
+    step = sop.step(order.step)
+    events.append(
+        NewsPublished(
+            **head,
+            step=order.step,
+            next_step=step.on_approve,
+            inputs=dict(order.inputs),
+            outputs=_outputs(step),
+            website_url=command.website_url,
+            emailed_outlets=[d.outlet.outlet_id for d in command.deliveries if d.message_id],
+            failed_outlets=[d.outlet.outlet_id for d in command.deliveries if not d.message_id],
+            draft_version=order.draft_version,
+        )
+    )
+    return events
 
 
 def _known(state: CaseState) -> tuple[UUID, CaseFile, Draft | None]:

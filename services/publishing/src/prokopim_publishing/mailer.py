@@ -1,15 +1,14 @@
-"""The mail adapter: one message per media outlet, over one SMTP session."""
+"""The mail adapter: one message per media outlet, each in its own SMTP session."""
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Literal
-from uuid import UUID
 
 import aiosmtplib
+from prokopim_events.contracts import OrderedOutlet
 
 from .domain import PressRelease
 from .errors import IntegrationFailed
@@ -34,15 +33,27 @@ def header_text(value: str) -> str:
     return one_line
 
 
+class MailRefused(IntegrationFailed):
+    """The mail server refused this outlet's mail; `permanent` for a 5xx answer (e.g. 550)."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(INTEGRATION, reason)
+        self.permanent = permanent
+
+
 def press_release_message(
-    release: PressRelease, website_url: str, sender: str, outlet: Outlet
+    release: PressRelease,
+    website_url: str,
+    sender: str,
+    outlet: Outlet | OrderedOutlet,
+    message_id: str | None = None,
 ) -> EmailMessage:
     """Write the press release email to one outlet: text, the website link, the files."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = formataddr((header_text(outlet.name), header_text(outlet.email)))
     message["Subject"] = header_text(release.title)
-    message["Message-ID"] = make_msgid(domain="prokopim")
+    message["Message-ID"] = message_id or make_msgid(domain="prokopim")
     message["X-Prokopim-Case"] = str(release.case_id)
     lines = [release.body, "", f"Berita lengkap / full story: {website_url}"]
     if release.files:
@@ -74,13 +85,34 @@ class SmtpMailer:
         self._security = security
         self._timeout = timeout
 
-    async def send(
-        self, release: PressRelease, website_url: str, outlets: Sequence[Outlet]
-    ) -> list[UUID]:
-        """Email every outlet; any refusal fails the whole send (a retry re-sends all)."""
-        if not outlets:
-            return []
-        smtp = aiosmtplib.SMTP(
+    @property
+    def sender(self) -> str:
+        """The From address of every press release."""
+        return self._sender
+
+    async def send_one(self, message: EmailMessage) -> None:
+        """Send one message in its own session; MailRefused says whether a retry may help."""
+        smtp = self._client()
+        try:
+            async with smtp:
+                await smtp.send_message(message)
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            codes = [refused.code for refused in error.recipients]
+            permanent = bool(codes) and all(500 <= code < 600 for code in codes)
+            raise MailRefused(f"{self._where()}: {error}", permanent=permanent) from error
+        except aiosmtplib.SMTPResponseException as error:
+            permanent = 500 <= error.code < 600
+            reason = f"{self._where()}: {error.code} {error.message}"
+            raise MailRefused(reason, permanent=permanent) from error
+        except (aiosmtplib.SMTPException, OSError) as error:
+            reason = f"{self._where()}: {type(error).__name__}: {error}"
+            raise MailRefused(reason, permanent=False) from error
+
+    def _where(self) -> str:
+        return f"{self._host}:{self._port}"
+
+    def _client(self) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
             hostname=self._host,
             port=self._port,
             username=self._username,
@@ -89,12 +121,3 @@ class SmtpMailer:
             start_tls={"auto": None, "starttls": True}.get(self._security, False),
             timeout=self._timeout,
         )
-        try:
-            async with smtp:
-                for outlet in outlets:
-                    message = press_release_message(release, website_url, self._sender, outlet)
-                    await smtp.send_message(message)
-        except (aiosmtplib.SMTPException, OSError) as error:
-            reason = f"{self._host}:{self._port}: {type(error).__name__}: {error}"
-            raise IntegrationFailed(INTEGRATION, reason) from error
-        return [outlet.outlet_id for outlet in outlets]

@@ -1,35 +1,36 @@
 """The outside systems publishing talks to, as ports the service depends on.
 
-Each adapter raises `IntegrationFailed` naming itself, so a failure becomes a 502 and the
-command records nothing (a retry sends again).
+Each adapter raises `IntegrationFailed` naming itself. The website and the mails are sent by
+publishing's consumer (`effects`), which records each delivery, never by a request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Protocol
-from uuid import UUID
 
 from .domain import ArchiveEntry, PressRelease
-from .registry import Outlet
 
 
 class Website(Protocol):
     """The city website's news endpoint."""
 
-    async def post(self, release: PressRelease) -> str:
-        """Publish the release (idempotently per case); return its public URL."""
+    async def post(self, release: PressRelease, idempotency_key: str) -> str:
+        """Publish the release (once per key); return its public URL."""
         ...
 
 
 class Mailer(Protocol):
     """The mail server press releases go out through."""
 
-    async def send(
-        self, release: PressRelease, website_url: str, outlets: Sequence[Outlet]
-    ) -> list[UUID]:
-        """Email the release to each outlet; return the ids of the outlets emailed."""
+    @property
+    def sender(self) -> str:
+        """The From address of press releases."""
+        ...
+
+    async def send_one(self, message: EmailMessage) -> None:
+        """Send one message; raise `MailRefused` (permanent or not) when it is not accepted."""
         ...
 
 

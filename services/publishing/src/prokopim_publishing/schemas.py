@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -9,6 +10,7 @@ from prokopim_events.contracts import (
     CaseFile,
     Draft,
     NewsPublished,
+    PublicationOrdered,
     RecordingArchived,
     RecordingHandedOver,
 )
@@ -77,6 +79,16 @@ class SopRef(BaseModel):
 Awaiting = Literal["hand-over", "archive", "publish"]
 
 
+class DeliveryView(BaseModel):
+    """One effect of the publication order: the website post or one outlet's mail."""
+
+    target: str = Field(description="`website` or `outlet:<outlet id>`")
+    state: Literal["sending", "sent", "retrying", "failed"]
+    attempts: int
+    last_error: str | None
+    result: str | None = Field(description="the website's URL, or the mail's Message-ID")
+
+
 class CaseView(BaseModel):
     """Publishing's view of a case: what it waits for and what was done."""
 
@@ -89,9 +101,13 @@ class CaseView(BaseModel):
     handover: RecordingHandedOver | None
     archive: RecordingArchived | None
     publication: NewsPublished | None
+    order: PublicationOrdered | None = None
+    deliveries: list[DeliveryView] = []
 
     @classmethod
-    def of(cls, state: CaseState, awaiting_kind: str | None) -> CaseView:
+    def of(
+        cls, state: CaseState, awaiting_kind: str | None, deliveries: Sequence[Any] = ()
+    ) -> CaseView:
         assert state.case_id and state.sop_id and state.sop_version and state.case
         awaiting: Awaiting | None = None
         if awaiting_kind == "hand-over":
@@ -110,4 +126,15 @@ class CaseView(BaseModel):
             handover=state.handover,
             archive=state.archive,
             publication=state.publication,
+            order=state.order,
+            deliveries=[
+                DeliveryView(
+                    target=d.target,
+                    state=d.state,
+                    attempts=d.attempts,
+                    last_error=d.last_error,
+                    result=d.result,
+                )
+                for d in deliveries
+            ],
         )

@@ -1,8 +1,8 @@
 """Publishing's commands and reactions, through the one pipeline (`prokopim_kit.pipeline`).
 
-Publishing and archiving reach outside systems before anything is recorded, so a case
-takes one of them at a time (a PostgreSQL advisory lock on its stream): a racing second
-command gets 409 at once instead of emailing the outlets a second time.
+Publishing only records the order (`publication-ordered`); publishing's consumer posts and
+mails it (`effects`). Archiving still files before recording, so a case takes one such
+command at a time (a PostgreSQL advisory lock on its stream).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 from uuid import UUID
 
 from prokopim_events.contracts import (
-    NewsPublished,
+    OrderedOutlet,
+    PublicationOrdered,
     RecordingArchived,
     RecordingHandedOver,
     StepCompleted,
@@ -28,14 +29,15 @@ from prokopim_sop import Service
 from .domain import (
     CaseState,
     HandOver,
-    Publication,
+    OrderPublication,
     Publish,
     RecordArchive,
-    RecordPublication,
+    RecordOutcome,
     decide_archive,
     decide_hand_over,
     decide_open,
-    decide_publish,
+    decide_order,
+    decide_outcome,
     evolve,
     prepare_archive,
     prepare_publication,
@@ -50,7 +52,8 @@ CASES = Cases(
     commands={
         HandOver: decide_hand_over,
         RecordArchive: decide_archive,
-        RecordPublication: decide_publish,
+        OrderPublication: decide_order,
+        RecordOutcome: decide_outcome,
     },
     reactions={StepCompleted: decide_open},
 )
@@ -88,19 +91,25 @@ async def archive(
 
 
 async def publish(
-    runtime: Runtime, integrations: Integrations, case_id: UUID, actor: Actor, command: Publish
-) -> NewsPublished:
-    """Post to the city website, email the active outlets, then record the publication."""
+    runtime: Runtime, case_id: UUID, actor: Actor, command: Publish
+) -> PublicationOrdered:
+    """Order the publication; a repeated order (a client retry) answers the first one.
+
+    The website post and the mails are publishing's consumer's (`effects.on_order`).
+    """
     async with _one_at_a_time(runtime, case_id) as conn:
         loaded = await CASES.load(runtime, case_id, conn)
-        release = prepare_publication(loaded.state, loaded.sop, actor.role, command)
+        if loaded.state.order is not None:
+            return loaded.state.order  # ordered already: the same answer, nothing new
+        prepare_publication(loaded.state, loaded.sop, actor.role, command)
         registry, _ = await load_registry(runtime, conn)
-        url = await integrations.website.post(release)
-        emailed = await integrations.mailer.send(release, url, registry.active())
-        publication = Publication(website_url=url, emailed_outlets=tuple(emailed))
-        record = RecordPublication(command, publication)
-        result = await CASES.apply(runtime, loaded, actor, record, conn=conn)
-    assert isinstance(result.contract, NewsPublished)
+        outlets = tuple(
+            OrderedOutlet(outlet_id=o.outlet_id, name=o.name, email=o.email)
+            for o in registry.active()
+        )
+        order = OrderPublication(command, outlets)
+        result = await CASES.apply(runtime, loaded, actor, order, conn=conn)
+    assert isinstance(result.contract, PublicationOrdered)
     return result.contract
 
 

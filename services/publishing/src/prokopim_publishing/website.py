@@ -33,11 +33,11 @@ class HttpWebsite:
         self._token = token
         self._timeout = timeout
 
-    async def post(self, release: PressRelease) -> str:
-        """Publish the release; the case id is the idempotency key, so a retry re-posts."""
+    async def post(self, release: PressRelease, idempotency_key: str) -> str:
+        """Publish the release; a repeated post with the same key is the website's to ignore."""
         if not self._url:
             raise IntegrationFailed(INTEGRATION, "WEBSITE_URL is not configured")
-        headers = {"Idempotency-Key": str(release.case_id)}
+        headers = {"Idempotency-Key": idempotency_key}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         try:

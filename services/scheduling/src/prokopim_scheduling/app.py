@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
-from prokopim_events.migrations import package_migrations
 from prokopim_kit.runtime import ServiceSettings, create_service_app
 
 from .api import router
 from .booking_api import public as public_router
 from .booking_api import router as booking_router
 from .handlers import on_event
+from .invitations import scheduling_migrations
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
@@ -21,7 +21,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     return create_service_app(
         name="scheduling",
         router=routes,
-        migrations=package_migrations("prokopim_scheduling", "scheduling"),
+        migrations=scheduling_migrations(),
         settings=settings,
         on_event=on_event,
         description=(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from prokopim_kit.runtime import ServiceSettings
 from pydantic import Field
 
@@ -13,3 +15,24 @@ class Settings(ServiceSettings, BookingSettings, StatusSettings):
     """Read from the environment: DATABASE_URL, NATS_URL, JWT_SECRET, ..., HOST, PORT."""
 
     port: int = Field(default=8002, ge=1, le=65535, description="PORT (scheduling: 8002)")
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP_HOST (requester invitations)")
+    smtp_port: int = Field(default=25, gt=0, lt=65536, description="SMTP_PORT")
+    smtp_sender: str = Field(
+        default="prokopim@localhost", description="SMTP_SENDER: From (and ORGANIZER) of invitations"
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP_USERNAME")
+    smtp_password: str | None = Field(default=None, description="SMTP_PASSWORD")
+    smtp_security: Literal["auto", "starttls", "tls", "none"] = Field(
+        default="auto", description="SMTP_SECURITY: auto uses STARTTLS when the server offers it"
+    )
+    smtp_timeout: float = Field(default=30.0, gt=0, description="SMTP_TIMEOUT seconds")
+    delivery_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=5,
+        description="DELIVERY_ATTEMPTS: tries of a mail while the server is unreachable or answers"
+        " 4xx, before it is recorded failed (5xx fails at once)",
+    )
+    invitation_minutes: int = Field(
+        default=120, gt=0, description="INVITATION_MINUTES: length of the invitation's event"
+    )
