@@ -11,6 +11,7 @@ import pytest
 
 from .stack import (
     ROOT,
+    compose_secrets,
     dockerfile_instructions,
     exec_form,
     final_stage,
@@ -25,7 +26,7 @@ SECRET = secrets.token_urlsafe(40)
 @pytest.fixture(scope="module")
 def console() -> dict[str, Any]:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT)}
-    model: dict[str, Any] = render_compose({**env, "JWT_SECRET": SECRET})
+    model: dict[str, Any] = render_compose({**env, **compose_secrets(), "JWT_SECRET": SECRET})
     service: dict[str, Any] = model["services"]["console"]
     return service
 

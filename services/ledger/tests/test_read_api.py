@@ -42,7 +42,10 @@ def _token(role: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def seeded(infra: Infra, database_url: str, topology: Topology) -> AsyncIterator[Seeded]:
+async def seeded(
+    infra: Infra, database_url: str, topology: Topology, nats_client: Any
+) -> AsyncIterator[Seeded]:
+    """The ledger on sample cases (`nats_client` provisions its durable, as the relay does)."""
     settings = Settings(
         database_url=database_url,
         nats_url=infra.nats_url,
