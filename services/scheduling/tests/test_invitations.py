@@ -109,11 +109,11 @@ async def test_step_4_mails_the_requester_one_parseable_invitation(
     case_id, _, _ = await opened_case(service, BANDUNG)
     schedule = {"scheduled_at": WHEN.isoformat(), "location": "Balai Kota", "inputs": BDG_INPUTS}
     response = await service.post(case_id, "schedule", "ka-tim-dokpim", schedule)
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     response = await service.post(
-        case_id, "notification", "koordinator-kpp", {"channel": "email", "inputs": BDG_INPUTS}
+        case_id, "notifications", "koordinator-kpp", {"channel": "email", "inputs": BDG_INPUTS}
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
 
     async def mailed() -> Any:
         events = await service.stream(case_id)
@@ -161,3 +161,36 @@ async def test_step_4_mails_the_requester_one_parseable_invitation(
     (updated,) = calendar_of(box.mails[1][1]).walk("VEVENT")
     assert str(updated["UID"]) == f"{case_id}@prokopim" and updated.decoded("SEQUENCE") == 1
     assert updated.decoded("DTSTART") == later
+
+
+async def test_a_reschedule_mails_the_invited_requester_one_updated_invitation(
+    service: Scheduling, inbox: tuple[Inbox, int]
+) -> None:
+    box, _ = inbox
+    case_id, _, _ = await opened_case(service, BANDUNG)
+    schedule = {"scheduled_at": WHEN.isoformat(), "location": "Balai Kota", "inputs": BDG_INPUTS}
+    assert (await service.post(case_id, "schedule", "ka-tim-dokpim", schedule)).status_code == 200
+    notice = {"channel": "email", "inputs": BDG_INPUTS}
+    assert (await service.post(case_id, "notifications", "koordinator-kpp", notice)).is_success
+
+    async def mailed(count: int) -> Any:
+        events = await service.stream(case_id)
+        sent = [e for e in events if e.type == TYPE.format("invitation-mailed")]
+        return sent if len(sent) == count else None
+
+    await eventually(lambda: mailed(1))
+    later = WHEN.replace(hour=13)
+    moved = await service.post(
+        case_id,
+        "reschedule",
+        "ka-tim-dokpim",
+        {"starts_at": later.isoformat(), "reason": "Wali Kota ke Jakarta"},
+    )
+    assert moved.status_code == 200, moved.text
+    first, second = await eventually(lambda: mailed(2))
+    assert (first.data["sequence"], second.data["sequence"]) == (0, 1)
+    assert len(box.mails) == 2
+    (updated,) = calendar_of(box.mails[1][1]).walk("VEVENT")
+    assert str(updated["UID"]) == f"{case_id}@prokopim" and updated.decoded("SEQUENCE") == 1
+    assert updated.decoded("DTSTART") == later
+    assert "Wali Kota ke Jakarta" in box.mails[1][1].get_body(("plain",)).get_content()

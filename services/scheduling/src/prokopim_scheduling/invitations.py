@@ -22,6 +22,7 @@ from uuid import UUID
 import aiosmtplib
 import icalendar
 from prokopim_events.contracts import (
+    CaseRescheduled,
     Contract,
     InvitationMailed,
     InvitationMailFailed,
@@ -97,6 +98,9 @@ def invitation(
 async def on_own_event(runtime: Runtime, event: StoredEvent, conn: Connection) -> bool:
     """Carry out what one of scheduling's own events asks of the outside; True if it did."""
     settings = settings_of(runtime)
+    if event.type == CaseRescheduled.TYPE:
+        await _reinvite(runtime, settings, event, conn)
+        return False  # the reschedule is the pipeline's business too (it opens no step)
     if event.type != RequesterNotified.TYPE:
         return False
     notified = parse(event.type, event.data)
@@ -123,6 +127,37 @@ async def on_own_event(runtime: Runtime, event: StoredEvent, conn: Connection) -
         message=notified.message,
     )
     return True
+
+
+async def _reinvite(
+    runtime: Runtime, settings: Settings, event: StoredEvent, conn: Connection
+) -> None:
+    """A rescheduled case whose requester was invited already gets the updated invitation
+    (the same UID, SEQUENCE + 1), once; before step 4 the first invitation will carry it."""
+    moved = parse(event.type, event.data)
+    assert isinstance(moved, CaseRescheduled)
+    if await next_sequence(runtime, moved.case_id, conn) == 0:
+        return  # never invited: nothing to update
+    from .service import CASES  # the service module imports this one's callers
+
+    state, _ = await CASES.read(runtime, moved.case_id, conn)
+    notified = [n for n in state.notifications if n.recipient.email is not None]
+    if not notified:
+        return
+    recipient = notified[-1].recipient
+    await send_updated_invitation(
+        runtime,
+        settings,
+        event,
+        conn,
+        case_id=moved.case_id,
+        starts_at=moved.starts_at,
+        location=moved.location or (state.schedule.location if state.schedule else ""),
+        summary=state.case.activity_name if state.case else "",
+        attendee=str(recipient.email),
+        attendee_name=recipient.name,
+        message=f"Jadwal diubah / rescheduled: {moved.reason}",
+    )
 
 
 async def next_sequence(runtime: Runtime, case_id: UUID, conn: Connection) -> int:
