@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 import nats
 import pytest
+from prokopim_cli.system import SERVICES as PROCESSES
 from prokopim_cli.system import RunningSystem, start_system
 from prokopim_devstack.infra import Infra  # type: ignore[import-untyped, unused-ignore]
 from prokopim_events.db import connect
@@ -20,7 +21,7 @@ from prokopim_events.migrations import backbone_migrations, migrate
 from prokopim_events.topology import Topology, ensure_streams
 from prokopim_testing.ports import free_port
 
-from .apps import SERVICES, stub_app
+from .apps import stub_app
 
 Client = Callable[[str], httpx.AsyncClient]
 
@@ -76,7 +77,7 @@ async def system(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Asyn
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(free_port()),  # nothing listens: publication is 502, hand-over works
     }
-    ports = {service: free_port() for service in SERVICES}
+    ports = {process: free_port() for process in PROCESSES}  # the console too
     running = await asyncio.to_thread(start_system, env, logs, ports=ports, ready_within=240)
     try:
         yield System(running, secret, url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
@@ -96,9 +97,22 @@ async def report_download(
     )
 
 
+async def _all_outlets(console: Any, user: Any) -> list[Any]:
+    """Every registered outlet: publishing lists them a page at a time (`next` cursor)."""
+    found: list[Any] = []
+    params: dict[str, Any] = {"limit": 100}
+    while True:
+        page = await console.services.get(user, "publishing", "/outlets", **params)
+        found += page["outlets"]
+        if not page.get("next"):
+            return found
+        cursor = parse_qs(urlsplit(page["next"]).query).get("cursor", [""])[0]
+        params = {"limit": 100, "cursor": cursor}
+
+
 @router.get("/outlets")
 async def outlets(request: Request, console: ConsoleDep, user: UserDep) -> Response:
-    listed = await console.services.get(user, "publishing", "/outlets")
+    listed = await _all_outlets(console, user)
     return render(request, console, "outlets.html", outlets=listed, problem=None, form={})
 
 
@@ -110,7 +124,7 @@ async def add_outlet(request: Request, console: ConsoleDep, user: UserDep) -> Re
     try:
         await console.services.post(user, "publishing", "/outlets", body)
     except ServiceError as error:
-        listed = await console.services.get(user, "publishing", "/outlets")
+        listed = await _all_outlets(console, user)
         problem = {"service": error.service, "message": error.message}
         return render(
             request,
@@ -133,7 +147,7 @@ async def deactivate_outlet(
     try:
         await console.services.post(user, "publishing", f"/outlets/{outlet_id}/deactivate")
     except ServiceError as error:
-        listed = await console.services.get(user, "publishing", "/outlets")
+        listed = await _all_outlets(console, user)
         problem = {"service": error.service, "message": error.message}
         return render(
             request,
