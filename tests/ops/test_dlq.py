@@ -20,6 +20,7 @@ from nats.aio.client import Client as NatsClient
 from prokopim_events.consumer import ExactlyOnceConsumer, RetryPolicy
 from prokopim_events.db import Connection, create_pool
 from prokopim_events.envelope import NewEvent, StoredEvent
+from prokopim_events.provisioning import ensure_durables
 from prokopim_events.store import EventStore
 from prokopim_events.topology import Topology
 from prokopim_kit.runtime import Runtime, ServiceSettings, create_service_app
@@ -38,7 +39,7 @@ async def test_a_dead_letter_is_listed_shown_and_redriven_exactly_once_after_the
     pool = await create_pool(database_url, max_size=10)
     store = await EventStore.connect(database_url)
     service = f"ops{uuid.uuid4().hex[:6]}"
-    consumer = f"{topology.namespace}-{service}"
+    consumer = topology.durable(service)  # prokopim-<service>: what the service consumes as
     env = {"DATABASE_URL": database_url}
     try:
         await pool.execute("CREATE TABLE fixes (event_id uuid PRIMARY KEY)")
@@ -107,6 +108,8 @@ async def test_a_dead_letter_is_listed_shown_and_redriven_exactly_once_after_the
             redrive_poll_seconds=0.1,
             ops_metrics_interval_seconds=0.1,
         )
+        # the relay (or an operator) creates a service's durable: a service may not
+        await ensure_durables(nats_client.jetstream(), topology, [service])
         app = create_service_app(
             name=service, router=APIRouter(), settings=settings, on_event=on_event
         )

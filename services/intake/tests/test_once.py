@@ -45,7 +45,7 @@ async def test_the_same_key_with_another_body_is_422_naming_the_key(
 
     assert other.status_code == 422
     assert other.json()["error"] == "idempotency_key_reused"
-    assert other.json()["key"] == "retry-2" and "retry-2" in other.json()["message"]
+    assert other.json()["key"] == "retry-2" and "retry-2" in other.json()["detail"]
     assert await event_count(store) == 1
 
 
@@ -76,7 +76,7 @@ async def test_twenty_concurrent_posts_of_one_letter_give_one_case_and_409s_nami
     for response in refused:
         error = response.json()
         assert error["error"] == "duplicate_letter" and error["case_id"] == case_id
-        assert error["field"] == "letter_number" and case_id in error["message"]
+        assert error["field"] == "letter_number" and case_id in error["detail"]
     assert await event_count(store) == 1
 
 
