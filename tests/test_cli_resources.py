@@ -43,7 +43,11 @@ class Served:
 
 @pytest.fixture
 async def served(
-    database_url: str, infra: Any, topology: Topology, monkeypatch: pytest.MonkeyPatch
+    database_url: str,
+    infra: Any,
+    topology: Topology,
+    nats_client: Any,  # provisions scheduling's durable, as the relay does
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Served]:
     secret = secrets.token_urlsafe(40)
     monkeypatch.setenv("JWT_SECRET", secret)

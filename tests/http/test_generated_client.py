@@ -150,7 +150,7 @@ async def drive(c: Clients) -> None:
     when = datetime.combine(day, datetime.min.time()).isoformat()
     schedule = c.model(
         "scheduling",
-        "ScheduleBody",
+        "BookedSchedule",
         {"scheduled_at": when, "location": "Balai Kota", "inputs": inputs(3)},
     )
     await c.call("scheduling", "coordinate_schedule", s(3).role, case_id=case_id, body=schedule)
@@ -162,7 +162,7 @@ async def drive(c: Clients) -> None:
     assert listed.next_ is None
     staff = c.model(
         "scheduling",
-        "AssignmentsBody",
+        "BookedAssignment",
         {"assignments": [{"name": "Budi", "role": "penata-liputan"}], "inputs": inputs(5)},
     )
     await c.call("scheduling", "assign_staff", s(5).role, case_id=case_id, body=staff)

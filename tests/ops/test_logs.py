@@ -182,7 +182,7 @@ async def test_every_process_logs_json_and_a_hand_over_carries_case_event_trace_
         for line in logs["scheduling"]
         if line.get("case_id") == case_id and "opened at step 3" in line["message"]
     ]
-    assert handled["consumer"] == f"{topology.namespace}-scheduling"
+    assert handled["consumer"] == "prokopim-scheduling"
     assert handled["event_id"] == str(disposition["event_id"])
     assert handled["event_type"] == "prokopim.intake.disposition-given.v1"
     assert handled["step"] == 2  # the step the hand-over completed
