@@ -109,8 +109,14 @@ async def test_tangerang_to_publication_and_the_office_pages(desk: Desk) -> None
     case_id = await register(desk, sop, "Liputan Rapat Paripurna")
     await run_to_the_end(desk, sop, case_id, {5: 1, 6: 1})
     page = desk.pages[sop.steps[-1].role]
-    await page.goto(f"/cases/{case_id}")
-    timeline = await page.inner_text("#timeline")
+    # the order is stored at once; publishing's consumer posts, mails and then records
+    # news-published: the case page shows it once that happened
+    for _ in range(60):
+        await page.goto(f"/cases/{case_id}")
+        timeline = await page.inner_text("#timeline")
+        if "news-published" in timeline:
+            break
+        await page.wait_for_timeout(500)
     assert "news-published" in timeline and timeline.count("draft-rejected") == 2
     await desk.look(page, "case-published", kind="case-closed")
 
