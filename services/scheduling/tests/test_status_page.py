@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -43,3 +44,10 @@ async def test_the_status_page_shows_milestones_and_schedule_but_nobody(svc: Svc
     assert (await svc.http.get(forged)).status_code == 404
     other = path.replace(str(case), "00000000-0000-4000-8000-000000000000")
     assert (await svc.http.get(other)).status_code == 404
+
+
+async def test_a_token_with_characters_outside_ascii_is_404_not_500(svc: Svc) -> None:
+    """A mangled link (any characters a URL may carry) is an unknown page, never a crash."""
+    case_id = uuid.uuid4()
+    response = await svc.http.get(f"/status/{case_id}/%23%07%C2%8A%3Dt%F2%A3%A6%BF")
+    assert response.status_code == 404, response.text

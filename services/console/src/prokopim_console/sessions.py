@@ -98,12 +98,16 @@ class Sessions:
     def check_csrf(self, request: Request, submitted: str | None) -> None:
         expected = self.csrf_token(request)
         given = submitted or request.headers.get("X-CSRF-Token") or ""
-        if not expected or not hmac.compare_digest(expected, given):
+        if not expected or not hmac.compare_digest(
+            expected.encode(), given.encode(errors="replace")
+        ):
             raise CsrfRejected()
 
     def check_pre_csrf(self, request: Request, submitted: str) -> None:
         expected = request.cookies.get(PRE_CSRF_COOKIE) or ""
-        if not expected or not hmac.compare_digest(expected, submitted):
+        if not expected or not hmac.compare_digest(
+            expected.encode(), submitted.encode(errors="replace")
+        ):
             raise CsrfRejected()
 
     def set_language(self, request: Request, response: Response, language: str) -> None:

@@ -101,7 +101,9 @@ def tanggal(at: datetime, with_time: bool = True) -> str:
 
 async def render(runtime: Runtime, case_id: UUID, token: str) -> str:
     """Return the status page's HTML; UnknownStatusPage for a wrong token or case."""
-    if not hmac.compare_digest(token, status_token(_key(runtime), case_id)):
+    # as bytes: compare_digest refuses str with non-ASCII characters, which a URL may carry
+    expected = status_token(_key(runtime), case_id).encode()
+    if not hmac.compare_digest(token.encode("utf-8", "surrogatepass"), expected):
         raise UnknownStatusPage()
     async with runtime.pool.acquire() as conn:
         steps = await conn.fetch(
