@@ -25,6 +25,7 @@ from prokopim_events.contracts import (
 from prokopim_events.db import Connection
 from prokopim_events.envelope import Actor, NewEvent
 from prokopim_kit.commands import append, to_new_events
+from prokopim_kit.errors import ConcurrentChange
 from prokopim_kit.pipeline import Loaded, Result
 from prokopim_kit.runtime import Runtime
 from prokopim_kit.text import FilledNote, Line, SaneYear
@@ -42,6 +43,8 @@ from .service import step_result, stream_of
 from .views import StepResult
 
 LoadedCase = Loaded[CaseState]
+# How often a booked step that lost the race for its case's stream is decided again.
+COMMAND_ATTEMPTS = 3
 Reason = FilledNote
 OVERRIDE = "book over a clash anyway; the reason is recorded with the booking"
 LEADER = "whose agenda the activity is on (AGENDA_LEADER when not given)"
@@ -203,7 +206,27 @@ async def _run(
     decide: Callable[[CaseState, Sop], list[Contract]],
     work: Arrange,
 ) -> tuple[LoadedCase, list[Contract], list[NewEvent], Arranged]:
-    """Decide, then in one transaction lock the agenda row, arrange, and append it all."""
+    """Decide, then in one transaction lock the agenda row, arrange, and append it all.
+
+    Scheduling's own consumer appends to the case's stream too (a mail's outcome): a
+    command that loses that race is decided again on the case as it now is, a few times.
+    """
+    for attempt in range(1, COMMAND_ATTEMPTS + 1):
+        try:
+            return await _run_once(runtime, actor, case_id, decide, work)
+        except ConcurrentChange:
+            if attempt == COMMAND_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _run_once(
+    runtime: Runtime,
+    actor: Actor,
+    case_id: UUID,
+    decide: Callable[[CaseState, Sop], list[Contract]],
+    work: Arrange,
+) -> tuple[LoadedCase, list[Contract], list[NewEvent], Arranged]:
     loaded = await service.load_case(runtime, case_id)
     decided = decide(loaded.state, loaded.sop)
     now = datetime.now(UTC)
@@ -344,7 +367,7 @@ async def reschedule(
             keep=lambda r: True,
             override_reason=body.override_reason,
         )
-        moved.append(change)
+        moved[:] = [change]  # a retried attempt replaces the rolled-back one
         rescheduled = CaseRescheduled(
             **_completion(loaded),
             starts_at=window.starts_at,
@@ -371,7 +394,7 @@ async def cancel(runtime: Runtime, actor: Actor, case_id: UUID, body: CancelCase
 
     async def work(conn: Connection, loaded: LoadedCase, now: datetime) -> Arranged:
         offices(runtime).require_scheduler(office_of(loaded.sop), actor.role)
-        released.extend(await confirmed_of(conn, case_id))
+        released[:] = await confirmed_of(conn, case_id)  # as of this (maybe retried) attempt
         await release(conn, released, now)
         if not await conn.fetchval("SELECT 1 FROM scheduling_agenda WHERE case_id = $1", case_id):
             assert loaded.state.case is not None
