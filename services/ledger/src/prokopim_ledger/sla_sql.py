@@ -205,5 +205,8 @@ DIGEST = hashlib.sha256(SLA_SQL.encode()).hexdigest()
 
 
 async def install(conn: Connection) -> None:
-    """Create or replace the SQL fold's functions and views."""
-    await conn.execute(SLA_SQL)
+    """Create or replace the SQL fold's functions and views, one process at a time
+    (two concurrent CREATE OR REPLACE of one function collide on pg_proc's unique index)."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('ledger-sla', 0))")
+        await conn.execute(SLA_SQL)
