@@ -33,7 +33,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from prokopim_devstack.infra import running_infra  # type: ignore[import-untyped,unused-ignore]
+from prokopim_devstack.infra import running_infra
 from prokopim_events.contracts import ResourcesBooked
 from prokopim_events.db import connect, create_store_pool
 from prokopim_events.envelope import Actor

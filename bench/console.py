@@ -34,7 +34,7 @@ import asyncpg
 import httpx
 from prokopim_cli.system import RunningSystem, _executable, start_process, wait_ready
 from prokopim_console.accounts import add_user, console_migrations
-from prokopim_devstack.infra import running_infra  # type: ignore[import-untyped,unused-ignore]
+from prokopim_devstack.infra import running_infra
 from prokopim_events.migrations import backbone_migrations, migrate
 from prokopim_events.store import EventStore
 from prokopim_ledger.calendar import WorkingCalendar

@@ -41,7 +41,7 @@ import asyncpg
 from prokopim_cli.flows import CaseRun, Driver, run_case
 from prokopim_cli.localsinks import local_sinks
 from prokopim_cli.system import SERVICES, start_system
-from prokopim_devstack.infra import running_infra  # type: ignore[import-untyped,unused-ignore]
+from prokopim_devstack.infra import running_infra
 from prokopim_events.migrations import backbone_migrations, migrate
 from prokopim_sop import load_catalog
 from prokopim_testing.ports import free_port

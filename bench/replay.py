@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
-from prokopim_devstack.infra import running_infra  # type: ignore[import-untyped,unused-ignore]
+from prokopim_devstack.infra import running_infra
 from prokopim_events.chain import chain, content_digest
 from prokopim_events.db import connect, create_pool
 from prokopim_events.migrations import backbone_migrations, migrate

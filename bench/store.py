@@ -39,7 +39,7 @@ import orjson
 from eventsourcing.persistence import StoredEvent as PeerEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from messagedb import MessageDb
-from prokopim_devstack.infra import running_infra  # type: ignore[import-untyped,unused-ignore]
+from prokopim_devstack.infra import running_infra
 from prokopim_events.db import connect
 from prokopim_events.envelope import NewEvent
 from prokopim_events.migrations import backbone_migrations, migrate

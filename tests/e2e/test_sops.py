@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from email import message_from_bytes, policy
+from email.message import Message
 from typing import Any
 
 import httpx
@@ -54,6 +55,13 @@ async def mailed_history(database_url: str, case_id: str) -> list[Any]:
     raise AssertionError(f"requester mails never recorded: {steps_of(history)}")
 
 
+def calendar_in(part: Message) -> icalendar.Calendar:
+    """The calendar attached as this MIME part."""
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return icalendar.Calendar.from_ical(payload)
+
+
 async def test_bandung_with_a_rejection_at_each_review_level(
     system: System, mailbox: tuple[Mailbox, int]
 ) -> None:
@@ -66,7 +74,7 @@ async def test_bandung_with_a_rejection_at_each_review_level(
     box, _ = mailbox
     assert box.recipients() == ["req@example.org", "req@example.org"]
     calendars = [
-        icalendar.Calendar.from_ical(part.get_payload(decode=True))
+        calendar_in(part)
         for m in box.messages
         for part in message_from_bytes(m.original_content or b"", policy=policy.default).walk()
         if part.get_content_type() == "text/calendar"

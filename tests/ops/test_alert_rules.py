@@ -84,15 +84,15 @@ def exported_metric_names() -> set[str]:
     import prokopim_events.metrics
     import prokopim_kit.metrics
     import prokopim_kit.ops_metrics
-    from prokopim_ledger.calendar import WorkingCalendar  # type: ignore[import-untyped,unused-ignore]
-    from prokopim_ledger.config import CalendarSettings  # type: ignore[import-untyped,unused-ignore]
-    from prokopim_ledger.metrics import ledger_metrics  # type: ignore[import-untyped,unused-ignore]
+    from prokopim_ledger.calendar import WorkingCalendar
+    from prokopim_ledger.config import CalendarSettings
+    from prokopim_ledger.metrics import ledger_metrics
     from prokopim_sop import load_catalog
 
     assert prokopim_events.metrics and prokopim_kit.metrics and prokopim_kit.ops_metrics
     calendar: WorkingCalendar = CalendarSettings().calendar()
     ledger_metrics(load_catalog(), calendar)
-    from prokopim_ledger.integrity import integrity_metrics  # type: ignore[import-untyped,unused-ignore]
+    from prokopim_ledger.integrity import integrity_metrics
 
     integrity_metrics()  # the ledger's verify metrics, registered when it starts
     # the registry keeps every sample name it refuses to register twice: _total, _bucket...

@@ -11,7 +11,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from prokopim_devstack.infra import Infra
 from prokopim_events.topology import Topology
-from prokopim_intake.app import create_app  # type: ignore[import-untyped,unused-ignore]
+from prokopim_intake.app import create_app
 from prokopim_kit.auth import issue_token
 from prokopim_kit.runtime import ServiceSettings
 from prometheus_client.parser import text_string_to_metric_families

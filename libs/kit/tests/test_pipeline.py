@@ -209,8 +209,6 @@ CASE_EVENT = DispositionGiven(
 
 def test_a_request_body_is_decided_as_the_command_it_extends() -> None:
     """HTTP bodies subclass their commands (bounded fields): the command's decider runs."""
-    from prokopim_kit.pipeline import Cases
-    from prokopim_sop import Service
 
     class Command:
         pass
@@ -218,8 +216,8 @@ def test_a_request_body_is_decided_as_the_command_it_extends() -> None:
     class Body(Command):
         pass
 
-    def decide(*_: object) -> list[object]:
+    def decide(state: Toy, sop: Sop, actor: Actor, command: Command) -> list[Contract]:
         return []
 
-    cases: Cases[object] = Cases(Service.INTAKE, object, lambda s, e: s, commands={Command: decide})
+    cases = Cases(Service.SCHEDULING, Toy, evolve, commands={Command: decide})
     assert cases._decider(Body()) is decide

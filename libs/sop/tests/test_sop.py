@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped, unused-ignore]
+import yaml
 from prokopim_sop import (
     Service,
     SopDefinitionError,
@@ -155,7 +155,7 @@ def test_models_are_immutable() -> None:
     sop = load_sop(TANGERANG)
 
     with pytest.raises(ValueError, match="frozen"):
-        sop.step(1).role = "ketua-tim"  # type: ignore[misc]
+        sop.step(1).role = "ketua-tim"  # type: ignore[misc]  # frozen: the refusal is tested
 
 
 # -- the catalog ---------------------------------------------------------------------------

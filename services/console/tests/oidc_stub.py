@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import uvicorn
-from authlib.jose import JsonWebKey, jwt  # type: ignore[import-untyped]
+from authlib.jose import JsonWebKey, jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response

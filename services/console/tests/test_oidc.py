@@ -9,7 +9,7 @@ import httpx
 import pytest
 from prokopim_console.app import create_app
 from prokopim_console.config import Settings
-from prokopim_devstack.infra import Infra  # type: ignore[import-untyped, unused-ignore]
+from prokopim_devstack.infra import Infra
 from prokopim_events.topology import Topology
 from prokopim_testing.ports import free_port
 

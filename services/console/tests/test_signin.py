@@ -11,7 +11,7 @@ import pytest
 from prokopim_console.accounts import add_user, authenticate, console_migrations
 from prokopim_console.app import create_app
 from prokopim_console.config import Settings
-from prokopim_devstack.infra import Infra  # type: ignore[import-untyped, unused-ignore]
+from prokopim_devstack.infra import Infra
 from prokopim_events.migrations import migrate
 from prokopim_events.topology import Topology
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
-from prokopim_devstack.infra import Infra  # type: ignore[import-untyped, unused-ignore]
+from prokopim_devstack.infra import Infra
 from prokopim_events.db import create_pool
 from prokopim_events.store import EventStore
 from prokopim_events.topology import Topology

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from prokopim_events.store import EventStore
 
-from .conftest import Auth  # type: ignore[import-not-found, unused-ignore]
-from .test_api import (  # type: ignore[import-not-found, unused-ignore]
+from .conftest import Auth
+from .test_api import (
     TANGERANG,
     event_count,
     letter,

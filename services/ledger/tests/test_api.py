@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from prokopim_devstack.infra import Infra  # type: ignore[import-untyped, unused-ignore]
+from prokopim_devstack.infra import Infra
 from prokopim_events.topology import Topology
 from prokopim_kit.auth import issue_token
+from prokopim_kit.runtime import Runtime
 from prokopim_ledger.app import create_app
 from prokopim_ledger.calendar import WorkingCalendar
 from prokopim_ledger.config import Settings
@@ -29,10 +30,16 @@ CATALOG = load_catalog()
 TGR = CATALOG.get("tgr-58-2025")
 
 
+class Ledger(httpx.AsyncClient):
+    """A client of the ledger's routes, holding the app's runtime (its pool reads the tables)."""
+
+    runtime: Runtime
+
+
 @pytest.fixture
 async def client(
     infra: Infra, database_url: str, topology: Topology, nats_client: object
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[Ledger]:
     settings = Settings(
         database_url=database_url,
         nats_url=infra.nats_url,
@@ -41,7 +48,7 @@ async def client(
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        runtime = app.state.runtime
+        runtime: Runtime = app.state.runtime
         rng, cal = random.Random(11), WorkingCalendar()
         for n in range(6):
             start = cal.after_working(START, n * 3600.0)
@@ -50,17 +57,17 @@ async def client(
         async with runtime.pool.acquire() as conn:
             await rebuild(conn, CATALOG, cal)
         token = issue_token(SECRET, subject="kabag", role="kepala-bagian")
-        async with httpx.AsyncClient(
+        async with Ledger(
             transport=httpx.ASGITransport(app=app),
             base_url="http://ledger",
             headers={"Authorization": f"Bearer {token}"},
         ) as client:
-            client.app_runtime = runtime  # type: ignore[attr-defined]
+            client.runtime = runtime
             yield client
 
 
-async def test_trails_sla_and_report(client: httpx.AsyncClient) -> None:
-    pool = client.app_runtime.pool  # type: ignore[attr-defined]
+async def test_trails_sla_and_report(client: Ledger) -> None:
+    pool = client.runtime.pool
     case_id = await pool.fetchval("SELECT case_id FROM ledger_cases ORDER BY opened_at LIMIT 1")
     trail = (await client.get(f"/audit/cases/{case_id}")).json()["entries"]
     assert trail[0]["type"] == "prokopim.intake.request-received.v1"

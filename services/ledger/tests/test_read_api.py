@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from prokopim_devstack.infra import Infra  # type: ignore[import-untyped, unused-ignore]
+from prokopim_devstack.infra import Infra
 from prokopim_events.topology import Topology
 from prokopim_kit.auth import issue_token
 from prokopim_ledger.app import create_app

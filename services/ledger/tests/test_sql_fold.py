@@ -88,6 +88,7 @@ def random_facts(rng: random.Random, sop: Sop, start: datetime, position: int) -
         position += rng.randint(1, 3)
         if facts and rng.random() < 0.08:  # cancelled (and, now and then, carried on anyway)
             reason = rng.choice([None, "Acara batal"])
+            # Fact.step is typed int, yet a cancellation's is None (as the ledger reads it)
             cancel = Fact(position, case_id, "test", at, sop.id, sop.version, None, None)  # type: ignore[arg-type]
             facts.append(cancel._replace(decision="cancelled", reason=reason, actor_id="s-1"))
             continue

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
-from prokopim_devstack.infra import Infra  # type: ignore[import-untyped]
+from prokopim_devstack.infra import Infra
 from prokopim_events.contracts import (
     Assignment,
     CaseFile,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from nats.aio.client import Client as NatsClient
-from prokopim_devstack.infra import Infra  # type: ignore[import-untyped, unused-ignore]
+from prokopim_devstack.infra import Infra
 from prokopim_events.contracts import (
     NewsPublished,
     OutletMailed,
@@ -20,10 +20,11 @@ from prokopim_events.contracts import (
     PublishingStepOpened,
 )
 from prokopim_events.topology import Topology
+from prokopim_kit import commands
 from prokopim_publishing import effects, notices
 
-from .conftest import Inbox, SmtpServer, WebsiteStub  # type: ignore[import-not-found, unused-ignore]
-from .test_service import (  # type: ignore[import-not-found, unused-ignore]
+from .conftest import Inbox, SmtpServer, WebsiteStub
+from .test_service import (
     BANDUNG,
     HANDOVER_INPUTS,
     PUBLISH_INPUTS,
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.integration
 REFUSED = "gone@media.example"
 
 
-class RefusingInbox(Inbox):  # type: ignore[misc]
+class RefusingInbox(Inbox):
     """Accepts every recipient but one, which it refuses for good (550)."""
 
     async def handle_RCPT(
@@ -134,7 +135,7 @@ async def test_a_crash_between_the_effects_and_their_record_sends_nothing_twice(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     crashes: list[str] = []
-    real_append = effects.append  # type: ignore[attr-defined]
+    real_append = commands.append  # what effects.py imported: the one patched below
 
     async def crash_once(*args: Any, **kwargs: Any) -> Any:
         if not crashes:  # the process dies after mailing, before the events are stored

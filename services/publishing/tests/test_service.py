@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
-from prokopim_devstack.infra import Infra  # type: ignore[import-untyped, unused-ignore]
+from prokopim_devstack.infra import Infra
 from prokopim_events.contracts import (
     Attachment,
     CaseFile,
@@ -44,8 +44,7 @@ from prokopim_publishing.app import create_app
 from prokopim_publishing.config import Settings
 from prokopim_sop import load_catalog
 
-# Test modules are not a package for mypy; pytest imports this one beside its conftest.
-from .conftest import SmtpServer, WebsiteStub  # type: ignore[import-not-found, unused-ignore]
+from .conftest import SmtpServer, WebsiteStub
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
-from prokopim_devstack.infra import Infra  # type: ignore[import-untyped, unused-ignore]
+from prokopim_devstack.infra import Infra
 from prokopim_events.contracts import (
     Attachment,
     CaseFile,

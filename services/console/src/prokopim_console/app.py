@@ -129,7 +129,7 @@ def _oidc(settings: Settings) -> object | None:
     """Return the authlib OAuth client of the office IdP, when one is configured."""
     if not settings.oidc_issuer:
         return None
-    from authlib.integrations.starlette_client import OAuth  # type: ignore[import-untyped]
+    from authlib.integrations.starlette_client import OAuth
 
     oauth = OAuth()
     oauth.register(
