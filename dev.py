@@ -52,7 +52,7 @@ def check() -> None:
     venv_bin = ROOT / ".venv" / "bin"
     run(venv_bin / "ruff", "check", ".")
     run(venv_bin / "ruff", "format", "--check", ".")
-    # What mypy checks (sources, tests, bench/) and how it names the test modules is set in
+    # What mypy checks (every Python file) and how it names the test modules is set in
     # pyproject.toml's [tool.mypy]; its cache (.mypy_cache/) makes a second run quick.
     run(venv_bin / "mypy")
 
