@@ -127,8 +127,7 @@ async def book_one(
                 window.ends_at,
                 False,
             )
-            await agenda.place(conn, placement, now)
-            await agenda.overlaps(conn, placement, "scheduling")
+            await agenda.place_and_flag(conn, placement, now, "scheduling")
             booked = ResourcesBooked(
                 case_id=case_id,
                 sop_id="tgr-58-2025",

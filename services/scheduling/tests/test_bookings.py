@@ -101,6 +101,24 @@ async def test_a_scheduler_can_override_a_clash_with_a_reason_that_is_recorded(s
     assert [r["override_reason"] for r in rows] == [reason]
 
 
+async def test_a_booking_over_an_overridden_one_is_still_refused(svc: Svc) -> None:
+    # The exclusion constraint leaves overridden bookings out: the clash must still be seen.
+    budi = await crew(svc, "tangerang", "Budi", ["tim-liputan"])
+    first, second = await svc.intake(TANGERANG), await svc.intake(TANGERANG, activity="Rapat")
+    third = await svc.intake(TANGERANG, activity="Kunjungan")
+    assert (await assign(svc, first, assign_body(budi, NINE))).status_code == 200
+    later = NINE + timedelta(hours=1, minutes=30)  # reserved 10:00-13:00, over the first's
+    body = assign_body(budi, later, override_reason="Wali Kota meminta Budi di kedua acara")
+    assert (await assign(svc, second, body)).status_code == 200
+
+    # 12:00 starts after the first's reservation (until 11:30) but within the second's
+    refused = await assign(svc, third, assign_body(budi, NINE + timedelta(hours=3)))
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["clashing_case_id"] == str(second)
+    assert await svc.types(f"scheduling-{third}") == ["step-opened.v1"]
+
+
 async def test_twenty_concurrent_bookings_of_one_person_give_exactly_one(svc: Svc) -> None:
     budi = await crew(svc, "tangerang", "Budi", ["tim-liputan"])
     cases = [await svc.intake(TANGERANG, activity=f"Acara {n}") for n in range(20)]
