@@ -242,6 +242,27 @@ async def test_reschedule_moves_and_cancel_releases_the_bookings(svc: Svc) -> No
     assert again.status_code == 409 and again.json()["error"] == "case_cancelled"
 
 
+async def test_a_cancelled_case_takes_no_command_not_even_a_notice(svc: Svc) -> None:
+    case = await svc.intake(BANDUNG)
+    schedule = {"scheduled_at": "2026-12-08T09:00:00", "location": "Balai", "inputs": BDG_INPUTS}
+    assert (await svc.post(f"/cases/{case}/schedule", "ka-tim-dokpim", schedule)).is_success
+    reason = "Acara dibatalkan oleh penyelenggara"
+    assert (await svc.post(f"/cases/{case}/cancel", "ka-bagian", {"reason": reason})).is_success
+
+    notice = {"channel": "email", "inputs": BDG_INPUTS}
+    refused = await svc.post(f"/cases/{case}/notification", "koordinator-kpp", notice)
+
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert (problem["error"], problem["case_id"], problem["reason"]) == (
+        "case_cancelled",
+        str(case),
+        reason,
+    )
+    assert problem["detail"].startswith(f"case {case} was cancelled on ")
+    assert (await svc.types(f"scheduling-{case}"))[-1] == "case-cancelled.v1"
+
+
 async def test_bandung_books_at_step_3_and_keeps_the_crew_assigned_at_step_5(svc: Svc) -> None:
     budi = await crew(svc, "bandung", "Budi", ["penata-liputan"])
     asep = await crew(svc, "bandung", "Asep", ["penata-liputan"])

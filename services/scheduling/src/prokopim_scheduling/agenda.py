@@ -26,7 +26,6 @@ from prokopim_events.contracts import (
 from prokopim_events.db import Connection
 from prokopim_events.envelope import Actor, NewEvent, StoredEvent
 from prokopim_kit.commands import append, to_new_events
-from prokopim_kit.errors import CommandRejected
 from prokopim_kit.runtime import Runtime
 from prokopim_sop import UnknownSop
 
@@ -36,14 +35,6 @@ from .resources import office_of
 
 Detected = Literal["intake", "scheduling"]
 SYSTEM = Actor(id="scheduling", role="system")
-
-
-class CaseIsCancelled(CommandRejected):
-    status = 409
-    code = "case_cancelled"
-
-    def __init__(self, case_id: UUID) -> None:
-        super().__init__(f"case {case_id} was cancelled", case_id=str(case_id))
 
 
 @dataclass(frozen=True)
@@ -73,11 +64,6 @@ async def lock(conn: Connection, case_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM scheduling_agenda WHERE case_id = $1 FOR UPDATE", case_id
     )
-
-
-def refuse_cancelled(row: asyncpg.Record | None, case_id: UUID) -> None:
-    if row is not None and row["status"] == "cancelled":
-        raise CaseIsCancelled(case_id)
 
 
 _PLACE = (

@@ -26,7 +26,7 @@ from prokopim_events.db import Connection
 from prokopim_events.envelope import Actor, NewEvent
 from prokopim_kit.commands import append, to_new_events
 from prokopim_kit.errors import ConcurrentChange
-from prokopim_kit.pipeline import Loaded, Result
+from prokopim_kit.pipeline import Loaded, Result, cancellation
 from prokopim_kit.runtime import Runtime
 from prokopim_kit.text import FilledNote, Line, SaneYear
 from prokopim_sop import Sop
@@ -234,7 +234,10 @@ async def _run_once(
     # the store's pool: no RESET round trip on release (the store's own appends use it too)
     async with runtime.store.pool.acquire() as conn, conn.transaction():
         row = await agenda.lock(conn, case_id)
-        agenda.refuse_cancelled(row, case_id)
+        if row is not None and row["status"] == "cancelled":  # its event is in that commit
+            refused = await cancellation(runtime, case_id, conn)
+            assert refused is not None
+            raise refused
         arranged = await work(conn, loaded, row, now)
         events = to_new_events(
             [*decided, *arranged.contracts], actor=actor, now=now, correlation_id=correlation

@@ -8,13 +8,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import HTMLResponse
 from prokopim_kit.auth import CurrentActor
-from prokopim_kit.errors import ConcurrentChange, UnknownCase, WrongRole
+from prokopim_kit.errors import CaseWasCancelled, ConcurrentChange, UnknownCase, WrongRole
 from prokopim_kit.problems import problem_responses
 from prokopim_kit.runtime import Runtime, runtime_of
 from pydantic import BaseModel
 
 from . import booked_steps, feeds, resources, status_page
-from .agenda import CaseIsCancelled
 from .booked_steps import CancelCase, CaseChange, RescheduleCase
 from .bookings import BookingClash, ResourceInRepair
 from .feeds import UnknownFeed
@@ -32,7 +31,7 @@ router = APIRouter(
         UnknownFeed,
         BookingClash,
         ResourceInRepair,
-        CaseIsCancelled,
+        CaseWasCancelled,
         ConcurrentChange,
         body=True,
     ),
