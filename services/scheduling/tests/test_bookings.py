@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 import pytest
+from prokopim_kit.pagination import encode_cursor
 from prokopim_sop import load_catalog
 
 from .conftest import Svc, assign, assign_body, crew, item
@@ -67,7 +68,12 @@ async def test_resource_and_booking_lists_come_in_cursor_pages(svc: Svc) -> None
     assert [b["resource"] for b in case_page["bookings"]] == ["Citra"]
     assert case_page["next"] is None
 
-    forged = await svc.get("/offices/tangerang/crew?cursor=bm90LWEtbGlzdA")
+    for cursor in ("not-a-list", ["a", 1], ["\u0000", str(uuid.uuid4())], ["a", "b", "c"]):
+        encoded = encode_cursor(cursor)
+        forged = await svc.get(f"/offices/tangerang/crew?cursor={encoded}")
+        assert forged.status_code == 422 and forged.json()["field"] == "cursor", cursor
+    stamp = encode_cursor(["not a time", "Budi", str(uuid.uuid4())])
+    forged = await svc.get(f"/offices/tangerang/bookings?cursor={stamp}")
     assert forged.status_code == 422 and forged.json()["field"] == "cursor"
 
 

@@ -86,9 +86,12 @@ def _key(cursor: str | None, kinds: tuple[Callable[[Any], Any], ...]) -> list[An
     if not isinstance(key, list) or len(key) != len(kinds):
         raise bad_cursor()
     try:
-        return [kind(part) for kind, part in zip(kinds, key, strict=True)]
-    except (TypeError, ValueError) as error:
+        parts = [kind(part) for kind, part in zip(kinds, key, strict=True)]
+    except (AttributeError, TypeError, ValueError) as error:  # UUID(1): AttributeError
         raise bad_cursor() from error
+    if any(isinstance(part, str) and "\x00" in part for part in parts):
+        raise bad_cursor()  # PostgreSQL text holds no NUL: it would be a 500
+    return parts
 
 
 async def _resources(
