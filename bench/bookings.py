@@ -1,6 +1,12 @@
 """Benchmark bookings: 5,000 bookings over a year for 50 people and 40 items, then the feeds.
 
     python bench/bookings.py [--bookings 5000] [--people 50] [--items 40] [--keep]
+    python bench/bookings.py --against ../main [--rounds 3]   # this tree against another
+
+With `--against DIR` (another checkout, e.g. `git worktree add ../main main`), the bench runs
+DIR's bench on DIR's sources and this one, alternately, `--rounds` times, and prints the
+ratios of this tree's figures to DIR's, round by round and their median: on a shared machine
+only figures taken side by side mean something.
 
 Uses DATABASE_URL when set, else the local server (or an embedded one, see
 prokopim_devstack.infra). Creates its own database and drops it after (unless --keep).
@@ -23,6 +29,8 @@ import json
 import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -127,8 +135,7 @@ async def book_one(
                 window.ends_at,
                 False,
             )
-            await agenda.place(conn, placement, now)
-            await agenda.overlaps(conn, placement, "scheduling")
+            await agenda.place_and_flag(conn, placement, now, "scheduling")
             booked = ResourcesBooked(
                 case_id=case_id,
                 sop_id="tgr-58-2025",
@@ -227,13 +234,56 @@ async def run(database_url: str, args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def one_run(root: Path, sizes: list[str]) -> dict[str, object]:
+    """Run `root`'s bench on `root`'s sources in a process of its own; return its figures."""
+    sources = [*root.glob("libs/*/src"), *root.glob("services/*/src"), root / "cli" / "src"]
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(str(path) for path in sources)}
+    bench = root / "bench" / "bookings.py"
+    done = subprocess.run(
+        [sys.executable, str(bench), *sizes], env=env, capture_output=True, text=True, check=True
+    )
+    figures: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Run DIR's bench and this one alternately; print this tree's figures over DIR's."""
+    here, there = Path(__file__).resolve().parent.parent, Path(args.against).resolve()
+    sizes = [f"--bookings={args.bookings}", f"--people={args.people}", f"--items={args.items}"]
+    keys = ["p50_ms", "p95_ms", "p99_ms"]
+    ratios: dict[str, list[float]] = {key: [] for key in [*keys, "office_feed"]}
+    for round_ in range(1, args.rounds + 1):
+        peer, mine = one_run(there, sizes), one_run(here, sizes)
+        line = []
+        for key in keys:
+            ratio = float(mine[key]) / float(peer[key])  # type: ignore[arg-type]
+            ratios[key].append(ratio)
+            line.append(f"{key[:3]} {mine[key]} / {peer[key]} ms = {ratio:.2f}")
+        feeds_mine, feeds_peer = mine["feed_ms"], peer["feed_ms"]
+        assert isinstance(feeds_mine, dict) and isinstance(feeds_peer, dict)
+        ratios["office_feed"].append(feeds_mine["office"] / feeds_peer["office"])
+        line.append(f"office feed {feeds_mine['office']} / {feeds_peer['office']} ms")
+        print(f"round {round_} (load {os.getloadavg()[0]:.1f}): " + ", ".join(line))
+    medians = {key: round(statistics.median(values), 3) for key, values in ratios.items()}
+    print(
+        f"this tree / {there.name}, median of {args.rounds} rounds (below 1: faster here): "
+        + ", ".join(f"{key} {value:.2f}" for key, value in medians.items())
+    )
+    print(json.dumps({"against": str(there), "median_ratios": medians}))
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--bookings", type=int, default=5000)
     parser.add_argument("--people", type=int, default=50)
     parser.add_argument("--items", type=int, default=40)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--against", help="another checkout to compare with, side by side")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations with --against")
     args = parser.parse_args()
+    if args.against:
+        await asyncio.to_thread(compare, args)
+        return
     with tempfile.TemporaryDirectory() as data_dir:
         async with (
             running_infra(

@@ -96,17 +96,17 @@ class Driver:
         role = field_steps[0].role
         base = f"{self.urls['scheduling']}/offices/{office}"
         auth = {"Authorization": f"Bearer {self.token(head)}"}
-        crew = (await self._http.get(f"{base}/crew", headers=auth)).raise_for_status().json()
+        crew = await self._all(f"{base}/crew", auth)
         member = next((m for m in crew if m["name"] == CREW_NAME and role in m["roles"]), None)
         if member is None:
             body = {"name": CREW_NAME, "roles": [role], "contact": "demo@example.org"}
             response = await self._http.post(f"{base}/crew", json=body, headers=auth)
             run.calls.append(("scheduling", f"/offices/{office}/crew", response.status_code))
             member = response.raise_for_status().json()
-        items = (await self._http.get(f"{base}/equipment", headers=auth)).raise_for_status().json()
+        items = await self._all(f"{base}/equipment", auth)
         equipment = []
         for kind in dict.fromkeys(i.id for s in field_steps for i in s.inputs):
-            found = next((i for i in items if i["label"] == f"{kind} (demo)"), None)
+            found = next((i for i in items if i["name"] == f"{kind} (demo)"), None)
             if found is None:
                 body = {"kind": kind, "label": f"{kind} (demo)"}
                 response = await self._http.post(f"{base}/equipment", json=body, headers=auth)
@@ -115,6 +115,16 @@ class Driver:
                 found = response.raise_for_status().json()
             equipment.append(found["resource_id"])
         return Team(member["resource_id"], role, equipment)
+
+    async def _all(self, url: str, auth: dict[str, str]) -> list[dict[str, Any]]:
+        """Return every resource of a paged list, following its `next` links."""
+        items: list[dict[str, Any]] = []
+        base, link = self.urls["scheduling"], url.removeprefix(self.urls["scheduling"])
+        while link:
+            page = (await self._http.get(f"{base}{link}", headers=auth)).raise_for_status()
+            items += page.json()["resources"]
+            link = page.json()["next"]
+        return items
 
     async def book(
         self, run: CaseRun, service: str, path: str, role: str, body: dict[str, Any], field: str

@@ -37,6 +37,17 @@ def _answer(response: httpx.Response) -> Any:
     return response.json() if response.content else None
 
 
+def _all(http: httpx.Client, path: str) -> list[dict[str, Any]]:
+    """Return every item of a paged list, following its `next` links."""
+    items: list[dict[str, Any]] = []
+    link: str | None = path
+    while link is not None:
+        page = _answer(http.get(link))
+        items += page["resources"]
+        link = page["next"]
+    return items
+
+
 def _show(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         what = ", ".join(row["roles"]) if row["type"] == "crew" else row["kind"]
@@ -86,7 +97,7 @@ def condition(
 ) -> None:
     """Mark an equipment item available or in repair."""
     with _client(url, office, as_role, data_dir) as http:
-        items = _answer(http.get(f"/offices/{office}/equipment"))
+        items = _all(http, f"/offices/{office}/equipment")
         item = next((i for i in items if i["resource_id"] == resource_id), None)
         if item is None:
             typer.echo(f"office {office} has no equipment item {resource_id}", err=True)
@@ -101,8 +112,8 @@ def list_resources(
 ) -> None:
     """List an office's crew members and equipment items."""
     with _client(url, office, as_role, data_dir) as http:
-        _show(_answer(http.get(f"/offices/{office}/crew")))
-        _show(_answer(http.get(f"/offices/{office}/equipment")))
+        _show(_all(http, f"/offices/{office}/crew"))
+        _show(_all(http, f"/offices/{office}/equipment"))
 
 
 @app.command("feed")
@@ -117,7 +128,7 @@ def feed(
     with _client(url, office, as_role, data_dir) as http:
         scope = "office"
         if resource_id is not None:
-            crew = _answer(http.get(f"/offices/{office}/crew"))
+            crew = _all(http, f"/offices/{office}/crew")
             scope = "crew" if any(c["resource_id"] == resource_id for c in crew) else "equipment"
         body = {"scope": scope, "office": office, "resource_id": resource_id}
         created = _answer(http.post("/feeds", json=body))

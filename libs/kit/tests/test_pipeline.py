@@ -14,6 +14,7 @@ from uuid import UUID
 
 import pytest
 from prokopim_events.contracts import (
+    CaseCancelled,
     CaseFile,
     Contract,
     DispositionGiven,
@@ -26,7 +27,7 @@ from prokopim_events.db import create_pool
 from prokopim_events.envelope import Actor, StoredEvent
 from prokopim_events.store import EventStore
 from prokopim_kit.commands import to_new_events
-from prokopim_kit.errors import SopNotInstalled, UnknownCase
+from prokopim_kit.errors import CaseWasCancelled, SopNotInstalled, UnknownCase
 from prokopim_kit.pipeline import Cases, CaseState
 from prokopim_sop import Service, Sop, SopCatalog, load_catalog
 
@@ -189,6 +190,51 @@ async def test_a_case_whose_sop_version_is_gone_is_refused_naming_it(runtime: Ba
         await CASES.handle(runtime, case_id, KATIM, Coordinate("Balai Kota"))
 
     assert (refused.value.status, refused.value.details["sop_version"]) == (409, "0-removed")
+
+
+async def cancel(runtime: Backing, case_id: UUID, reason: str) -> None:
+    """Append scheduling's cancellation of the case, as `POST /cases/{id}/cancel` does."""
+    stream = f"scheduling-{case_id}"
+    version = len(await runtime.store.read_stream(stream))
+    cancelled = CaseCancelled(
+        case_id=case_id, sop_id=BANDUNG.id, sop_version=BANDUNG.version, reason=reason
+    )
+    await runtime.store.append(stream, version, to_new_events([cancelled], actor=HEAD))
+
+
+async def test_a_cancelled_case_takes_no_command_and_names_the_cancellation(
+    runtime: Backing,
+) -> None:
+    cause = await handed_over(runtime)
+    async with runtime.store.pool.acquire() as conn, conn.transaction():
+        await CASES.react(runtime, cause, conn)
+    case_id = UUID(cause.data["case_id"])
+    await cancel(runtime, case_id, "Acara dibatalkan")
+
+    with pytest.raises(CaseWasCancelled) as refused:
+        await CASES.handle(runtime, case_id, KATIM, Coordinate("Balai Kota"))
+
+    assert refused.value.status == 409 and refused.value.code == "case_cancelled"
+    assert refused.value.details["case_id"] == str(case_id)
+    assert refused.value.details["reason"] == "Acara dibatalkan"
+    assert f"case {case_id} was cancelled on " in refused.value.message
+    assert [e.type for e in await runtime.store.read_stream(CASES.stream_of(case_id))] == [
+        SchedulingStepOpened.TYPE,
+        CaseCancelled.TYPE,
+    ]
+
+
+async def test_a_hand_over_of_a_cancelled_case_opens_no_step(runtime: Backing) -> None:
+    cause = await handed_over(runtime)
+    case_id = UUID(cause.data["case_id"])
+    await cancel(runtime, case_id, "Acara dibatalkan")
+
+    async with runtime.store.pool.acquire() as conn, conn.transaction():
+        assert await CASES.react(runtime, cause, conn) is None
+
+    assert [e.type for e in await runtime.store.read_stream(CASES.stream_of(case_id))] == [
+        CaseCancelled.TYPE
+    ]
 
 
 def test_events_decided_together_share_the_first_one_s_id_as_correlation() -> None:

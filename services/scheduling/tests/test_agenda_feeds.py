@@ -84,7 +84,7 @@ async def test_feeds_keep_uids_raise_sequence_and_cancel(svc: Svc) -> None:
     _, crew_path = await feed(svc, "crew", budi)
     _, office_path = await feed(svc, "office")
     assert (await assign(svc, case, assign_body(budi, NINE))).status_code == 200
-    (booking,) = (await svc.get(f"/cases/{case}/bookings")).json()
+    (booking,) = (await svc.get(f"/cases/{case}/bookings")).json()["bookings"]
 
     (first,) = events(await fetch(svc, crew_path))
     assert str(first["uid"]) == f"{booking['booking_id']}@prokopim"

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 import pytest
+from prokopim_kit.pagination import encode_cursor
 from prokopim_sop import load_catalog
 
 from .conftest import Svc, assign, assign_body, crew, item
@@ -37,9 +38,43 @@ async def test_resources_are_registered_per_office_as_events(svc: Svc) -> None:
         "equipment-item-registered.v1",
         "equipment-item-updated.v1",
     ]
-    listed = (await svc.get("/offices/tangerang/crew")).json()
+    listed = (await svc.get("/offices/tangerang/crew")).json()["resources"]
     assert [(m["name"], m["roles"]) for m in listed] == [("Budi", ["tim-liputan"])]
-    assert (await svc.get("/offices/bandung/crew")).json() == []
+    assert (await svc.get("/offices/bandung/crew")).json()["resources"] == []
+
+
+async def test_resource_and_booking_lists_come_in_cursor_pages(svc: Svc) -> None:
+    names = ["Citra", "Agus", "Budi"]
+    members = [await crew(svc, "tangerang", name, ["tim-liputan"]) for name in names]
+
+    first = await svc.get("/offices/tangerang/crew?limit=2")
+    page = first.json()
+    assert [m["name"] for m in page["resources"]] == ["Agus", "Budi"] and page["count"] == 2
+    assert first.headers["Link"] == f'<{page["next"]}>; rel="next"'
+    last = (await svc.get(page["next"])).json()
+    assert [m["name"] for m in last["resources"]] == ["Citra"] and last["next"] is None
+    assert (await svc.get("/offices/tangerang/equipment")).json()["resources"] == []
+
+    cases = [await svc.intake(TANGERANG, activity=f"Acara {n}") for n in range(3)]
+    for n, (case, member) in enumerate(zip(cases, members, strict=True)):
+        assert (await assign(svc, case, assign_body(member, NINE + timedelta(hours=n)))).is_success
+    seen, link = [], "/offices/tangerang/bookings?limit=2"
+    while link:
+        page = (await svc.get(link)).json()
+        seen += [b["summary"] for b in page["bookings"]]
+        link = page["next"]
+    assert seen == ["Acara 0", "Acara 1", "Acara 2"]
+    case_page = (await svc.get(f"/cases/{cases[0]}/bookings?limit=1")).json()
+    assert [b["resource"] for b in case_page["bookings"]] == ["Citra"]
+    assert case_page["next"] is None
+
+    for cursor in ("not-a-list", ["a", 1], ["\u0000", str(uuid.uuid4())], ["a", "b", "c"]):
+        encoded = encode_cursor(cursor)
+        forged = await svc.get(f"/offices/tangerang/crew?cursor={encoded}")
+        assert forged.status_code == 422 and forged.json()["field"] == "cursor", cursor
+    stamp = encode_cursor(["not a time", "Budi", str(uuid.uuid4())])
+    forged = await svc.get(f"/offices/tangerang/bookings?cursor={stamp}")
+    assert forged.status_code == 422 and forged.json()["field"] == "cursor"
 
 
 async def test_bad_resources_are_refused_naming_what_is_wrong(svc: Svc) -> None:
@@ -97,8 +132,26 @@ async def test_a_scheduler_can_override_a_clash_with_a_reason_that_is_recorded(s
     assert booked.type == "prokopim.scheduling.resources-booked.v1"
     reason = "Wali Kota meminta Budi di kedua acara"
     assert booked.data["bookings"][0]["override_reason"] == reason
-    rows = (await svc.get(f"/cases/{second}/bookings")).json()
+    rows = (await svc.get(f"/cases/{second}/bookings")).json()["bookings"]
     assert [r["override_reason"] for r in rows] == [reason]
+
+
+async def test_a_booking_over_an_overridden_one_is_still_refused(svc: Svc) -> None:
+    # The exclusion constraint leaves overridden bookings out: the clash must still be seen.
+    budi = await crew(svc, "tangerang", "Budi", ["tim-liputan"])
+    first, second = await svc.intake(TANGERANG), await svc.intake(TANGERANG, activity="Rapat")
+    third = await svc.intake(TANGERANG, activity="Kunjungan")
+    assert (await assign(svc, first, assign_body(budi, NINE))).status_code == 200
+    later = NINE + timedelta(hours=1, minutes=30)  # reserved 10:00-13:00, over the first's
+    body = assign_body(budi, later, override_reason="Wali Kota meminta Budi di kedua acara")
+    assert (await assign(svc, second, body)).status_code == 200
+
+    # 12:00 starts after the first's reservation (until 11:30) but within the second's
+    refused = await assign(svc, third, assign_body(budi, NINE + timedelta(hours=3)))
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["clashing_case_id"] == str(second)
+    assert await svc.types(f"scheduling-{third}") == ["step-opened.v1"]
 
 
 async def test_twenty_concurrent_bookings_of_one_person_give_exactly_one(svc: Svc) -> None:
@@ -173,7 +226,7 @@ async def test_reschedule_moves_and_cancel_releases_the_bookings(svc: Svc) -> No
     )
     assert moved.status_code == 200, moved.text
     assert len(moved.json()["booked"]) == 2
-    rows = (await svc.get(f"/cases/{case}/bookings")).json()
+    rows = (await svc.get(f"/cases/{case}/bookings")).json()["bookings"]
     assert {(r["starts_at"], r["sequence"]) for r in rows} == {("2026-12-09T06:00:00Z", 1)}
     # the old window is free again
     assert (await assign(svc, other, assign_body(budi, NINE))).status_code == 200
@@ -189,10 +242,31 @@ async def test_reschedule_moves_and_cancel_releases_the_bookings(svc: Svc) -> No
         "case-cancelled.v1",
         "bookings-released.v1",
     ]
-    rows = (await svc.get(f"/cases/{case}/bookings")).json()
+    rows = (await svc.get(f"/cases/{case}/bookings")).json()["bookings"]
     assert {(r["status"], r["sequence"]) for r in rows} == {("cancelled", 2)}
     again = await svc.post(f"/cases/{case}/cancel", "kepala-bagian", {"reason": "Batal"})
     assert again.status_code == 409 and again.json()["error"] == "case_cancelled"
+
+
+async def test_a_cancelled_case_takes_no_command_not_even_a_notice(svc: Svc) -> None:
+    case = await svc.intake(BANDUNG)
+    schedule = {"scheduled_at": "2026-12-08T09:00:00", "location": "Balai", "inputs": BDG_INPUTS}
+    assert (await svc.post(f"/cases/{case}/schedule", "ka-tim-dokpim", schedule)).is_success
+    reason = "Acara dibatalkan oleh penyelenggara"
+    assert (await svc.post(f"/cases/{case}/cancel", "ka-bagian", {"reason": reason})).is_success
+
+    notice = {"channel": "email", "inputs": BDG_INPUTS}
+    refused = await svc.post(f"/cases/{case}/notification", "koordinator-kpp", notice)
+
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert (problem["error"], problem["case_id"], problem["reason"]) == (
+        "case_cancelled",
+        str(case),
+        reason,
+    )
+    assert problem["detail"].startswith(f"case {case} was cancelled on ")
+    assert (await svc.types(f"scheduling-{case}"))[-1] == "case-cancelled.v1"
 
 
 async def test_bandung_books_at_step_3_and_keeps_the_crew_assigned_at_step_5(svc: Svc) -> None:
@@ -219,7 +293,7 @@ async def test_bandung_books_at_step_3_and_keeps_the_crew_assigned_at_step_5(svc
     assigned = await svc.post(f"/cases/{case}/assignments", "ka-tim-dokpim", step5)
 
     assert assigned.status_code == 200, assigned.text
-    rows = {r["resource"]: r for r in (await svc.get(f"/cases/{case}/bookings")).json()}
+    rows = {r["resource"]: r for r in (await svc.get(f"/cases/{case}/bookings")).json()["bookings"]}
     assert {name: r["status"] for name, r in rows.items()} == {
         "Asep": "confirmed",
         "Budi": "cancelled",

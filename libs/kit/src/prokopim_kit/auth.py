@@ -202,11 +202,15 @@ def _known_roles(request: Request) -> frozenset[str] | None:
 _bearer = HTTPBearer(auto_error=False, description="a JWT naming `sub` and an SOP `role`")
 
 
-def current_actor(
+async def current_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """FastAPI dependency: the verified actor of this request (401 when there is none)."""
+    """FastAPI dependency: the verified actor of this request (401 when there is none).
+
+    Async, as every dependency here: FastAPI runs a plain `def` dependency in its thread
+    pool, a hop per dependency per request that cost more than the work (CPU-only, short).
+    """
     if credentials is None:
         raise Unauthenticated("a bearer token is required (Authorization: Bearer ...)")
     settings: AuthSettings = request.app.state.auth

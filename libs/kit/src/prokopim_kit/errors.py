@@ -9,7 +9,10 @@ RFC 9457 problem detail and its OpenAPI documentation need (`prokopim_kit.proble
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
+
+WIB = timezone(timedelta(hours=7), "WIB")  # the offices' time, in what a user reads
 
 
 def problem_type(code: str) -> str:
@@ -133,6 +136,33 @@ class ConcurrentChange(CommandRejected):
         super().__init__(
             f"case {case_id} was changed by another command at the same time; reload and retry",
             case_id=str(case_id),
+        )
+
+
+class CaseWasCancelled(CommandRejected):
+    """The case was cancelled (scheduling's `case-cancelled`): no service takes commands on it."""
+
+    status = 409
+    code = "case_cancelled"
+    title = "The case was cancelled"
+    example_detail = (
+        "case 3f0c2a4e-8d5b-4c1e-9a57-2b1f0e6d7c8a was cancelled on 2026-12-08 10:15 WIB"
+        " (Acara dibatalkan oleh penyelenggara); it takes no more commands"
+    )
+    example_members: ClassVar[dict[str, Any]] = {
+        "case_id": "3f0c2a4e-8d5b-4c1e-9a57-2b1f0e6d7c8a",
+        "cancelled_at": "2026-12-08T10:15:00+07:00",
+        "reason": "Acara dibatalkan oleh penyelenggara",
+    }
+
+    def __init__(self, case_id: object, cancelled_at: datetime, reason: str) -> None:
+        at = cancelled_at.astimezone(WIB)
+        super().__init__(
+            f"case {case_id} was cancelled on {at:%Y-%m-%d %H:%M} WIB ({reason});"
+            " it takes no more commands",
+            case_id=str(case_id),
+            cancelled_at=at.isoformat(),
+            reason=reason,
         )
 
 

@@ -6,6 +6,11 @@ rest, the same way everywhere: load the case's stream (`<service>-<case_id>`), f
 the SOP it runs under (409 `sop_not_installed` when that version is gone), run the decider,
 wrap the events in envelopes that keep the case's correlation id (its first event's) and the
 causation, and append at the loaded version (409 `concurrent_change` when another won).
+
+A case scheduling cancelled (`case-cancelled`, in its stream `scheduling-<case_id>`) takes
+no more commands in any service (409 `case_cancelled`) and opens no more steps: its SLA
+clocks, stopped by the ledger at the cancellation, stay stopped. The pipeline reads that
+event from the store at each command, so no service waits for a consumer to learn it.
 """
 
 from __future__ import annotations
@@ -18,14 +23,14 @@ from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from uuid import UUID
 
-from prokopim_events.contracts import Contract, StepCompleted
+from prokopim_events.contracts import CaseCancelled, Contract, StepCompleted
 from prokopim_events.db import Connection
 from prokopim_events.envelope import Actor, NewEvent, StoredEvent
 from prokopim_events.store import EventStore
 from prokopim_sop import Service, Sop, SopCatalog, UnknownSop
 
 from .commands import Evolve, append, fold, to_new_events
-from .errors import SopNotInstalled, UnknownCase
+from .errors import CaseWasCancelled, SopNotInstalled, UnknownCase
 from .handover import handover_to
 
 log = logging.getLogger(__name__)
@@ -77,6 +82,23 @@ Reaction = Callable[[S, Sop, StepCompleted, UUID], Sequence[Contract]]
 def stream_of(service: Service, case_id: UUID) -> str:
     """Return the stream holding `service`'s events of a case."""
     return f"{service.value}-{case_id}"
+
+
+# The cancellation of a case, if any: the first `case-cancelled` of its scheduling stream.
+_CANCELLED = (
+    "SELECT occurred_at, data->>'reason' AS reason FROM events"
+    " WHERE stream_id = $1 AND type = $2 ORDER BY stream_version LIMIT 1"
+)
+
+
+async def cancellation(
+    runtime: Runtime, case_id: UUID, conn: Connection | None = None
+) -> CaseWasCancelled | None:
+    """Return the refusal of a command on a cancelled case; None if it was not cancelled."""
+    executor = conn if conn is not None else runtime.store.pool
+    stream = stream_of(Service.SCHEDULING, case_id)
+    row = await executor.fetchrow(_CANCELLED, stream, CaseCancelled.TYPE)
+    return None if row is None else CaseWasCancelled(case_id, row["occurred_at"], row["reason"])
 
 
 @dataclass(frozen=True)
@@ -183,7 +205,11 @@ class Cases(Generic[S]):
         conn: Connection | None = None,
         now: datetime | None = None,
     ) -> Result[S]:
-        """Run a command on a case already loaded (e.g. under a lock, inside `conn`)."""
+        """Run a command on a case already loaded (e.g. under a lock, inside `conn`);
+        CaseWasCancelled (409) if the case was cancelled."""
+        refused = await cancellation(runtime, loaded.case_id, conn)
+        if refused is not None:
+            raise refused
         decided = self._decider(command)(loaded.state, loaded.sop, actor, command)
         correlation = loaded.events[0].correlation_id if loaded.events else None
         events = to_new_events(decided, actor=actor, now=now, correlation_id=correlation)
@@ -231,6 +257,9 @@ class Cases(Generic[S]):
             (r for t, r in self.reactions.items() if isinstance(handover.contract, t)), None
         )
         if react is None:
+            return None
+        if await cancellation(runtime, handover.case_id, conn) is not None:
+            log.info("case %s was cancelled: %s opens no step", handover.case_id, event.type)
             return None
         state, events = await self.read(runtime, handover.case_id, conn)
         decided = react(state, handover.sop, handover.contract, event.event_id)

@@ -303,7 +303,7 @@ def _consume(runtime: Runtime, on_event: EventReaction) -> Callable[[], Awaitabl
     )
 
 
-def runtime_of(request: Request) -> Runtime:
+async def runtime_of(request: Request) -> Runtime:
     """FastAPI dependency: the running service's runtime."""
     runtime: Runtime = request.app.state.runtime
     return runtime

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from prokopim_events.contracts import DraftProduced, EquipmentPrepared, RecordingMade
 from prokopim_kit.auth import CurrentActor
 from prokopim_kit.errors import (
+    CaseWasCancelled,
     ConcurrentChange,
     InvalidCommand,
     MissingInputs,
@@ -44,6 +45,7 @@ COMMAND_ERRORS = problem_responses(
     UnknownCase,
     StepOutOfOrder,
     ConcurrentChange,
+    CaseWasCancelled,
     MissingInputs,
     InvalidCommand,
     body=True,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 from prokopim_events.contracts import PublicationOrdered, RecordingArchived, RecordingHandedOver
 from prokopim_kit.auth import CurrentActor
 from prokopim_kit.errors import (
+    CaseWasCancelled,
     ConcurrentChange,
     InvalidCommand,
     MissingInputs,
@@ -43,7 +44,14 @@ from .schemas import (
 
 router = APIRouter()
 
-CASE_ERRORS = (WrongRole, UnknownCase, StepOutOfOrder, ConcurrentChange, MissingInputs)
+CASE_ERRORS = (
+    WrongRole,
+    UnknownCase,
+    StepOutOfOrder,
+    ConcurrentChange,
+    CaseWasCancelled,
+    MissingInputs,
+)
 OUTLET_ERRORS = (NotAnOutletManager, ConcurrentChange)
 # OpenAPI links: what can be done with a new outlet (schemathesis's stateful tests use them)
 _OUTLET_ID = {"outlet_id": "$response.body#/outlet_id"}

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from prokopim_events.contracts import DraftApproved, DraftRejected
 from prokopim_kit.auth import CurrentActor
 from prokopim_kit.errors import (
+    CaseWasCancelled,
     ConcurrentChange,
     InvalidCommand,
     MissingInputs,
@@ -87,6 +88,7 @@ class DecisionResponse(BaseModel):
         StepOutOfOrder,
         StaleDraft,
         ConcurrentChange,
+        CaseWasCancelled,
         MissingInputs,
         InvalidCommand,
         body=True,

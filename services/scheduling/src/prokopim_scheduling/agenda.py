@@ -26,7 +26,6 @@ from prokopim_events.contracts import (
 from prokopim_events.db import Connection
 from prokopim_events.envelope import Actor, NewEvent, StoredEvent
 from prokopim_kit.commands import append, to_new_events
-from prokopim_kit.errors import CommandRejected
 from prokopim_kit.runtime import Runtime
 from prokopim_sop import UnknownSop
 
@@ -36,14 +35,6 @@ from .resources import office_of
 
 Detected = Literal["intake", "scheduling"]
 SYSTEM = Actor(id="scheduling", role="system")
-
-
-class CaseIsCancelled(CommandRejected):
-    status = 409
-    code = "case_cancelled"
-
-    def __init__(self, case_id: UUID) -> None:
-        super().__init__(f"case {case_id} was cancelled", case_id=str(case_id))
 
 
 @dataclass(frozen=True)
@@ -75,22 +66,18 @@ async def lock(conn: Connection, case_id: UUID) -> asyncpg.Record | None:
     )
 
 
-def refuse_cancelled(row: asyncpg.Record | None, case_id: UUID) -> None:
-    if row is not None and row["status"] == "cancelled":
-        raise CaseIsCancelled(case_id)
+_PLACE = (
+    "INSERT INTO scheduling_agenda (case_id, office, sop_id, sop_version, leader, venue,"
+    " activity_name, starts_at, ends_at, tentative, updated_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " ON CONFLICT (case_id) DO UPDATE SET leader = $5, venue = $6, activity_name = $7,"
+    " starts_at = $8, ends_at = $9, tentative = $10, sequence = scheduling_agenda.sequence + 1,"
+    " updated_at = $11"
+)
 
 
-async def place(
-    conn: Connection, placement: Placement, now: datetime, *, keep_scheduled: bool = False
-) -> None:
-    """Write a case's agenda row; with `keep_scheduled`, a window already set stays."""
-    await conn.execute(
-        "INSERT INTO scheduling_agenda (case_id, office, sop_id, sop_version, leader, venue,"
-        " activity_name, starts_at, ends_at, tentative, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        " ON CONFLICT (case_id) DO UPDATE SET leader = $5, venue = $6, activity_name = $7,"
-        " starts_at = $8, ends_at = $9, tentative = $10, sequence = scheduling_agenda.sequence + 1,"
-        " updated_at = $11" + (" WHERE scheduling_agenda.tentative" if keep_scheduled else ""),
+def _place_args(placement: Placement, now: datetime) -> tuple[object, ...]:
+    return (
         placement.case_id,
         placement.office,
         placement.sop_id,
@@ -105,6 +92,14 @@ async def place(
     )
 
 
+async def place(
+    conn: Connection, placement: Placement, now: datetime, *, keep_scheduled: bool = False
+) -> None:
+    """Write a case's agenda row; with `keep_scheduled`, a window already set stays."""
+    keep = " WHERE scheduling_agenda.tentative" if keep_scheduled else ""
+    await conn.execute(_PLACE + keep, *_place_args(placement, now))
+
+
 async def cancel(conn: Connection, case_id: UUID, now: datetime) -> None:
     await conn.execute(
         "UPDATE scheduling_agenda SET status = 'cancelled', sequence = sequence + 1,"
@@ -114,29 +109,39 @@ async def cancel(conn: Connection, case_id: UUID, now: datetime) -> None:
     )
 
 
+# The other active cases of the office overlapping a window, for the same leader or at the
+# same venue (the gist index scheduling_agenda_during finds the window's neighbours). Run
+# with the placement in one statement (`place_and_flag`), its parameters `_place_args`: the
+# statement's snapshot, taken before the insert, leaves out only the case's own row anyway.
 OVERLAPS = """
 SELECT case_id, activity_name, starts_at, ends_at, venue, tentative, leader
   FROM scheduling_agenda
- WHERE office = $1 AND case_id <> $2 AND status = 'active'
-   AND tstzrange(starts_at, ends_at) && tstzrange($3, $4)
+ WHERE office = $2 AND case_id <> $1 AND status = 'active'
+   AND tstzrange(starts_at, ends_at) && tstzrange($8, $9)
    AND (leader = $5 OR (venue IS NOT NULL AND lower(venue) = lower($6)))
  ORDER BY starts_at, case_id
 """
 
 
-async def overlaps(
-    conn: Connection, placement: Placement, detected_at: Detected
+async def place_and_flag(
+    conn: Connection,
+    placement: Placement,
+    now: datetime,
+    detected_at: Detected,
+    *,
+    keep_scheduled: bool = False,
 ) -> list[AgendaOverlapFlagged]:
-    """Return a warning for each other active case overlapping this one."""
-    rows = await conn.fetch(
-        OVERLAPS,
-        placement.office,
-        placement.case_id,
-        placement.starts_at,
-        placement.ends_at,
-        placement.leader,
-        placement.venue,
-    )
+    """Write a case's agenda row (see `place`) and return a warning for each other active
+    case overlapping the placement, in one round trip."""
+    keep = " WHERE scheduling_agenda.tentative" if keep_scheduled else ""
+    query = f"WITH placed AS ({_PLACE}{keep}) {OVERLAPS}"
+    rows = await conn.fetch(query, *_place_args(placement, now))
+    return _flags(placement, rows, detected_at)
+
+
+def _flags(
+    placement: Placement, rows: Sequence[asyncpg.Record], detected_at: Detected
+) -> list[AgendaOverlapFlagged]:
     mine = AgendaEntry(
         case_id=placement.case_id,
         activity_name=placement.activity_name,
@@ -209,8 +214,10 @@ async def on_intake(runtime: Runtime, event: StoredEvent, conn: Connection) -> N
         tentative=True,
     )
     await lock(conn, received.case_id)
-    await place(conn, placement, datetime.now(UTC), keep_scheduled=True)
-    flags: list[Contract] = list(await overlaps(conn, placement, "intake"))
+    now = datetime.now(UTC)
+    flags: list[Contract] = list(
+        await place_and_flag(conn, placement, now, "intake", keep_scheduled=True)
+    )
     ids = [uuid.uuid5(event.event_id, f"agenda/{f.cases[1].case_id}") for f in flags]  # type: ignore[attr-defined]
     events = to_new_events(flags, actor=SYSTEM, cause=event, event_ids=ids)
     await append_flags(runtime, conn, received.case_id, events)

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request, Response
 from prokopim_kit.auth import CurrentActor
 from prokopim_kit.errors import (
+    CaseWasCancelled,
     ConcurrentChange,
     InvalidCommand,
     MissingInputs,
@@ -48,7 +49,14 @@ RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 
 router = APIRouter(tags=["scheduling"])
 
-COMMAND_ERRORS = (WrongRole, UnknownCase, StepOutOfOrder, ConcurrentChange, MissingInputs)
+COMMAND_ERRORS = (
+    WrongRole,
+    UnknownCase,
+    StepOutOfOrder,
+    ConcurrentChange,
+    CaseWasCancelled,
+    MissingInputs,
+)
 
 
 class NotificationPage(BaseModel):

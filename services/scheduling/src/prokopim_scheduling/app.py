@@ -10,6 +10,7 @@ from .booking_api import public as public_router
 from .booking_api import router as booking_router
 from .handlers import on_event
 from .invitations import scheduling_migrations
+from .lists import router as lists_router
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
@@ -17,6 +18,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     routes = APIRouter()  # a fresh one per app: include_router copies the routes
     routes.include_router(router)
     routes.include_router(booking_router)
+    routes.include_router(lists_router)
     routes.include_router(public_router)
     return create_service_app(
         name="scheduling",

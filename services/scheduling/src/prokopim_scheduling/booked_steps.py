@@ -26,7 +26,7 @@ from prokopim_events.db import Connection
 from prokopim_events.envelope import Actor, NewEvent
 from prokopim_kit.commands import append, to_new_events
 from prokopim_kit.errors import ConcurrentChange
-from prokopim_kit.pipeline import Loaded, Result
+from prokopim_kit.pipeline import Loaded, Result, cancellation
 from prokopim_kit.runtime import Runtime
 from prokopim_kit.text import FilledNote, Line, SaneYear
 from prokopim_sop import Sop
@@ -122,7 +122,8 @@ class Arranged:
     flags: list[Contract] = field(default_factory=list)
 
 
-Arrange = Callable[[Connection, LoadedCase, datetime], Awaitable[Arranged]]
+# The bookings part of a command: in its transaction, given the case's agenda row as locked.
+Arrange = Callable[[Connection, LoadedCase, asyncpg.Record | None, datetime], Awaitable[Arranged]]
 
 
 def _case_ref(loaded: LoadedCase) -> CaseRef:
@@ -182,8 +183,7 @@ async def _book(
         override_reason=override_reason,
     )
     placement = _placement(loaded, window, location, leader)
-    await agenda.place(conn, placement, now)
-    arranged = Arranged(flags=list(await agenda.overlaps(conn, placement, "scheduling")))
+    arranged = Arranged(flags=list(await agenda.place_and_flag(conn, placement, now, "scheduling")))
     if change.booked:
         arranged.contracts.append(
             ResourcesBooked(**_completion(loaded), bookings=change.booked, location=location)
@@ -233,8 +233,12 @@ async def _run_once(
     correlation = loaded.events[0].correlation_id  # the case's, kept by every event of it
     # the store's pool: no RESET round trip on release (the store's own appends use it too)
     async with runtime.store.pool.acquire() as conn, conn.transaction():
-        agenda.refuse_cancelled(await agenda.lock(conn, case_id), case_id)
-        arranged = await work(conn, loaded, now)
+        row = await agenda.lock(conn, case_id)
+        if row is not None and row["status"] == "cancelled":  # its event is in that commit
+            refused = await cancellation(runtime, case_id, conn)
+            assert refused is not None
+            raise refused
+        arranged = await work(conn, loaded, row, now)
         events = to_new_events(
             [*decided, *arranged.contracts], actor=actor, now=now, correlation_id=correlation
         )
@@ -260,7 +264,9 @@ async def coordinate_schedule(
     """Coordinate the schedule (Bandung step 3), reserving the crew and items named."""
     settings = booking_settings(runtime)
 
-    async def work(conn: Connection, loaded: LoadedCase, now: datetime) -> Arranged:
+    async def work(
+        conn: Connection, loaded: LoadedCase, row: asyncpg.Record | None, now: datetime
+    ) -> Arranged:
         window = Window(
             body.scheduled_at, body.ends_at or body.scheduled_at + settings.default_length
         )
@@ -292,8 +298,9 @@ async def assign_staff(
     """Assign the team (Bandung step 5, Tangerang step 3), reserving registered members."""
     settings = booking_settings(runtime)
 
-    async def work(conn: Connection, loaded: LoadedCase, now: datetime) -> Arranged:
-        row = await conn.fetchrow("SELECT * FROM scheduling_agenda WHERE case_id = $1", case_id)
+    async def work(
+        conn: Connection, loaded: LoadedCase, row: asyncpg.Record | None, now: datetime
+    ) -> Arranged:
         window = _assignment_window(body, loaded, row, settings)
         location = body.location or (row["venue"] if row else None)
         if location is None and loaded.state.schedule is not None:
@@ -349,9 +356,10 @@ async def reschedule(
     settings = booking_settings(runtime)
     moved: list[Change] = []
 
-    async def work(conn: Connection, loaded: LoadedCase, now: datetime) -> Arranged:
+    async def work(
+        conn: Connection, loaded: LoadedCase, row: asyncpg.Record | None, now: datetime
+    ) -> Arranged:
         offices(runtime).require_scheduler(office_of(loaded.sop), actor.role)
-        row = await conn.fetchrow("SELECT * FROM scheduling_agenda WHERE case_id = $1", case_id)
         window = Window(body.starts_at, body.ends_at or body.starts_at + settings.default_length)
         location = body.location or (row["venue"] if row else None)
         leader = row["leader"] if row else settings.agenda_leader
@@ -392,11 +400,13 @@ async def cancel(runtime: Runtime, actor: Actor, case_id: UUID, body: CancelCase
     """Cancel a case: release its bookings, take it off the agenda, stop its SLA clocks."""
     released: list[UUID] = []
 
-    async def work(conn: Connection, loaded: LoadedCase, now: datetime) -> Arranged:
+    async def work(
+        conn: Connection, loaded: LoadedCase, row: asyncpg.Record | None, now: datetime
+    ) -> Arranged:
         offices(runtime).require_scheduler(office_of(loaded.sop), actor.role)
         released[:] = await confirmed_of(conn, case_id)  # as of this (maybe retried) attempt
         await release(conn, released, now)
-        if not await conn.fetchval("SELECT 1 FROM scheduling_agenda WHERE case_id = $1", case_id):
+        if row is None:
             assert loaded.state.case is not None
             start, end = agenda.day_of(loaded.state.case.activity_date)
             placement = _placement(loaded, Window(start, end), None, "-")

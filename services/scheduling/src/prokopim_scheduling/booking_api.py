@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import HTMLResponse
 from prokopim_kit.auth import CurrentActor
-from prokopim_kit.errors import ConcurrentChange, UnknownCase, WrongRole
+from prokopim_kit.errors import CaseWasCancelled, ConcurrentChange, UnknownCase, WrongRole
 from prokopim_kit.problems import problem_responses
 from prokopim_kit.runtime import Runtime, runtime_of
 from pydantic import BaseModel
 
 from . import booked_steps, feeds, resources, status_page
-from .agenda import CaseIsCancelled
 from .booked_steps import CancelCase, CaseChange, RescheduleCase
 from .bookings import BookingClash, ResourceInRepair
 from .feeds import UnknownFeed
@@ -33,7 +31,7 @@ router = APIRouter(
         UnknownFeed,
         BookingClash,
         ResourceInRepair,
-        CaseIsCancelled,
+        CaseWasCancelled,
         ConcurrentChange,
         body=True,
     ),
@@ -41,32 +39,6 @@ router = APIRouter(
 # Reached without a bearer token: a calendar app's feed URL (its secret in the query) and
 # the requester's status page (the link mailed to them is the credential).
 public = APIRouter(tags=["bookings"], responses=problem_responses(UnknownFeed, authenticated=False))
-
-
-class BookingRow(BaseModel):
-    booking_id: UUID
-    case_id: UUID
-    resource_id: UUID
-    resource: str
-    resource_type: str
-    role: str | None
-    summary: str
-    location: str | None
-    starts_at: datetime
-    ends_at: datetime
-    reserved_from: datetime
-    reserved_until: datetime
-    sequence: int
-    status: str
-    override_reason: str | None
-
-
-BOOKING_ROWS = (
-    "SELECT b.booking_id, b.case_id, b.resource_id, r.name AS resource, r.type AS resource_type,"
-    " b.role, b.summary, b.location, b.starts_at, b.ends_at, lower(b.during) AS reserved_from,"
-    " upper(b.during) AS reserved_until, b.sequence, b.status, b.override_reason"
-    " FROM scheduling_bookings b JOIN scheduling_resources r USING (resource_id)"
-)
 
 
 @router.post(
@@ -85,12 +57,6 @@ async def update_crew(
 ) -> ResourceView:
     """Replace a crew member's record."""
     return await resources.update(runtime, actor, office, resource_id, body)
-
-
-@router.get("/offices/{office}/crew", response_model=list[ResourceView])
-async def list_crew(office: str, actor: CurrentActor, runtime: RuntimeDep) -> list[ResourceView]:
-    """Return the office's crew members."""
-    return await resources.list_resources(runtime, office, "crew")
 
 
 @router.post(
@@ -115,45 +81,6 @@ async def update_equipment(
 ) -> ResourceView:
     """Replace an equipment item's record (e.g. mark it in repair)."""
     return await resources.update(runtime, actor, office, resource_id, body)
-
-
-@router.get("/offices/{office}/equipment", response_model=list[ResourceView])
-async def list_equipment(
-    office: str, actor: CurrentActor, runtime: RuntimeDep
-) -> list[ResourceView]:
-    """Return the office's equipment items."""
-    return await resources.list_resources(runtime, office, "equipment")
-
-
-@router.get("/offices/{office}/bookings", response_model=list[BookingRow])
-async def office_bookings(
-    office: str,
-    actor: CurrentActor,
-    runtime: RuntimeDep,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
-) -> list[BookingRow]:
-    """Return the office's confirmed bookings overlapping from..to (all when not given)."""
-    resources.offices(runtime).sops(office)
-    rows = await runtime.pool.fetch(
-        f"{BOOKING_ROWS} WHERE b.office = $1 AND b.status = 'confirmed'"
-        " AND b.during && tstzrange($2, $3) ORDER BY lower(b.during), r.name",
-        office,
-        start,
-        end,
-    )
-    return [BookingRow(**dict(row)) for row in rows]
-
-
-@router.get("/cases/{case_id}/bookings", response_model=list[BookingRow])
-async def case_bookings(
-    case_id: UUID, actor: CurrentActor, runtime: RuntimeDep
-) -> list[BookingRow]:
-    """Return a case's bookings, released ones included (status `cancelled`)."""
-    rows = await runtime.pool.fetch(
-        f"{BOOKING_ROWS} WHERE b.case_id = $1 ORDER BY r.type, r.name", case_id
-    )
-    return [BookingRow(**dict(row)) for row in rows]
 
 
 @router.post("/cases/{case_id}/reschedule", response_model=CaseChange)

@@ -2,9 +2,11 @@
 
 PostgreSQL holds the rule: `scheduling_bookings` has an exclusion constraint over
 (resource, reserved window) for confirmed bookings made without an override, so two
-transactions can never both reserve one resource for overlapping windows. Python looks for
-the clash first only to name it (who or what, which case, when); under a race, the loser's
-insert fails on the constraint and the clash is named from the winner's committed row.
+transactions can never both reserve one resource for overlapping windows. The statement
+that writes the bookings also leaves out a row overlapping another case's booking (one made
+with an override too); a row not written, for either reason, is then named (who or what,
+which case, when) from the other case's row. Only an override looks for clashes first, to
+know which rows it overrides. A booking costs three statements: read, write, place.
 """
 
 from __future__ import annotations
@@ -124,12 +126,20 @@ BOOKING_ROWS = """
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::text[])
     AS n (booking_id, resource_id, role, sequence, override_reason)
 """
+# A row is written only if no other case's confirmed booking overlaps it (one made with an
+# override included, which the constraint leaves out), unless it carries an override itself;
+# the constraint catches what a racing transaction commits meanwhile.
+FREE = """(n.override_reason IS NOT NULL OR NOT EXISTS (
+    SELECT 1 FROM scheduling_bookings o
+     WHERE o.resource_id = n.resource_id AND o.status = 'confirmed' AND o.case_id <> $6
+       AND o.during && tstzrange($10, $11)))"""
 INSERT = f"""
 INSERT INTO scheduling_bookings (booking_id, case_id, resource_id, office, role, starts_at,
     ends_at, during, summary, location, sequence, status, override_reason, updated_at)
 SELECT n.booking_id, $6, n.resource_id, $7, n.role, $8, $9, tstzrange($10, $11), $12, $13,
        n.sequence, 'confirmed', n.override_reason, $14
   FROM ({BOOKING_ROWS}) n
+ WHERE {FREE}
 ON CONFLICT DO NOTHING
 RETURNING resource_id
 """
@@ -138,7 +148,8 @@ UPDATE scheduling_bookings b SET role = n.role, starts_at = $8, ends_at = $9,
        during = tstzrange($10, $11), summary = $12, location = $13, sequence = n.sequence,
        status = 'confirmed', override_reason = n.override_reason, updated_at = $14
   FROM ({BOOKING_ROWS}) n
- WHERE b.booking_id = n.booking_id AND b.case_id = $6 AND b.office = $7
+ WHERE b.booking_id = n.booking_id AND b.case_id = $6 AND b.office = $7 AND {FREE}
+RETURNING b.resource_id
 """
 
 
@@ -158,14 +169,7 @@ async def arrange(
     """Make the case's confirmed bookings: `wants` plus the existing ones `keep` accepts,
     all at `window`; release the others. Raise BookingClash on an overlap (unless
     overridden), UnknownResource/ResourceInRepair/InvalidCommand for a bad resource."""
-    existing = {
-        row["resource_id"]: row
-        for row in await conn.fetch(
-            "SELECT b.*, r.type, r.name FROM scheduling_bookings b"
-            " JOIN scheduling_resources r USING (resource_id) WHERE b.case_id = $1",
-            case.case_id,
-        )
-    }
+    existing, resources = await _read(conn, case, wants)
     desired: dict[UUID, Want] = {
         rid: Want(rid, row["role"])
         for rid, row in existing.items()
@@ -173,7 +177,6 @@ async def arrange(
     }
     for want in wants:
         desired[want.resource_id] = want
-    resources = await _resources(conn, case.office, wants)
     reserved = window.reserved(buffer)
     changed: list[tuple[Want, asyncpg.Record | None]] = []
     for rid, want in desired.items():
@@ -188,9 +191,11 @@ async def arrange(
         )
         if not unchanged:
             changed.append((want, old))
-    clashes = await _clashes(conn, case.case_id, [w.resource_id for w, _ in changed], reserved)
-    if clashes and not override_reason:
-        raise BookingClash(next(iter(clashes.values())))
+    # Without an override the exclusion constraint finds a clash as the rows are written
+    # (`_write` then names it): looking first would cost a round trip on every booking.
+    clashes: dict[UUID, asyncpg.Record] = {}
+    if override_reason:
+        clashes = await _clashes(conn, case.case_id, [w.resource_id for w, _ in changed], reserved)
     rows = [
         [
             booking_id(case.case_id, want.resource_id),
@@ -274,9 +279,10 @@ async def _write(
 ) -> None:
     """Insert new bookings or move existing ones, in one statement, the constraint guarding.
 
-    New ones are inserted with ON CONFLICT DO NOTHING, which waits for a racing transaction
-    and skips a row its commit made overlap: a skipped row is a lost race, named from the
-    winner's row in this still-usable transaction. Moved ones are updated in a savepoint.
+    A row that overlaps another case's booking is not written (`FREE`); new ones are
+    inserted with ON CONFLICT DO NOTHING, which waits for a racing transaction and skips a
+    row its commit made overlap. A row not written is a clash, named from the other case's
+    row in this still-usable transaction. Moved ones are updated in a savepoint.
     """
     if not rows:
         return
@@ -287,39 +293,44 @@ async def _write(
     case_id, reserved = details[0], (details[4], details[5])
     if new:
         written = await conn.fetch(INSERT, *args)
-        lost = set(resource_ids) - {row["resource_id"] for row in written}
     else:
         try:
             async with conn.transaction():
-                await conn.execute(MOVE, *args)
-            lost = set()
+                written = await conn.fetch(MOVE, *args)
         except ExclusionViolationError:
-            lost = set(resource_ids)
+            written = []
+    lost = set(resource_ids) - {row["resource_id"] for row in written}
     if lost:
         clashes = await _clashes(conn, case_id, sorted(lost), reserved)
-        if not clashes:  # pragma: no cover - the winner's row is committed by now
-            raise RuntimeError("a booking lost a race but no clash is visible")
+        if not clashes:  # pragma: no cover - the other case's row is committed by now
+            raise RuntimeError("a booking was not written but no clash is visible")
         raise BookingClash(next(iter(clashes.values())))
 
 
-async def _resources(
-    conn: Connection, office: str, wants: Sequence[Want]
-) -> dict[UUID, asyncpg.Record]:
-    """Return the wanted resources, checked: in the office, roles fit, not in repair."""
-    ids = [want.resource_id for want in wants]
-    rows = {
-        row["resource_id"]: row
-        for row in await conn.fetch(
-            "SELECT resource_id, type, name, roles, kind, condition FROM scheduling_resources"
-            " WHERE resource_id = ANY($1) AND office = $2",
-            ids,
-            office,
-        )
-    }
+READ = """
+SELECT r.resource_id, r.office, r.type, r.name, r.roles, r.kind, r.condition,
+       b.booking_id, b.status, b.role, b.starts_at, b.ends_at, b.during, b.location, b.summary,
+       b.sequence
+  FROM scheduling_resources r
+  LEFT JOIN scheduling_bookings b ON b.resource_id = r.resource_id AND b.case_id = $1
+ WHERE r.resource_id = ANY($2)
+    OR r.resource_id IN (SELECT resource_id FROM scheduling_bookings WHERE case_id = $1)
+"""
+
+
+async def _read(
+    conn: Connection, case: CaseRef, wants: Sequence[Want]
+) -> tuple[dict[UUID, asyncpg.Record], dict[UUID, asyncpg.Record]]:
+    """Return, in one round trip, the case's bookings and the wanted resources, checked:
+    in the case's office, roles that fit, not in repair (both keyed by resource)."""
+    rows = await conn.fetch(READ, case.case_id, [want.resource_id for want in wants])
+    existing = {row["resource_id"]: row for row in rows if row["booking_id"] is not None}
+    wanted = {row["resource_id"]: row for row in rows if row["office"] == case.office}
+    resources: dict[UUID, asyncpg.Record] = {}
     for want in wants:
-        row = rows.get(want.resource_id)
+        row = wanted.get(want.resource_id)
         if row is None:
-            raise UnknownResource(want.resource_id, office)
+            raise UnknownResource(want.resource_id, case.office)
         if row["type"] == "equipment" and row["condition"] != "available":
             raise ResourceInRepair(want.resource_id, row["name"])
         if row["type"] == "crew" and want.role is not None and want.role not in row["roles"]:
@@ -330,4 +341,5 @@ async def _resources(
             )
         if row["type"] == "equipment" and want.role is not None:
             raise InvalidCommand(f"{row['name']} is an equipment item, not crew", field="crew")
-    return rows
+        resources[want.resource_id] = row
+    return existing, resources
