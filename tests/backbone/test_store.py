@@ -18,11 +18,13 @@ from prokopim_events.chain import ChainKey, content_digest, keyed_chain
 from prokopim_events.db import connect, create_pool
 from prokopim_events.envelope import Actor, NewEvent, StoredEvent
 from prokopim_events.errors import DuplicateEventId, WrongExpectedVersion
+from prokopim_events.keys import Keyring
 from prokopim_events.migrations import backbone_migrations, migrate
 from prokopim_events.relay import Relay
 from prokopim_events.rows import event_from_row
 from prokopim_events.store import Checkpoint, EventStore
 from prokopim_events.topology import Topology
+from prokopim_events.verify import verify_store
 from pydantic import ValidationError
 
 pytestmark = pytest.mark.integration
@@ -623,3 +625,50 @@ def test_an_event_type_outside_the_published_root_is_refused() -> None:
             data={},
             occurred_at=datetime.now(UTC),
         )
+
+
+async def test_a_store_written_before_the_envelope_columns_reads_the_same_and_verifies(
+    admin_database_url: str, new_event: NewEventFactory, chain_key: ChainKey
+) -> None:
+    """sql/007 adds the envelope fields as generated columns to an existing store: the
+    events appended before read back as they did, and the store still verifies."""
+    name = f"prokopim_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(admin_database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{admin_database_url.rpartition('/')[0]}/{name}"
+    try:
+        migrations = backbone_migrations()
+        (columns,) = [m for m in migrations if m.name.endswith("007_envelope_columns.sql")]
+        conn = await connect(url)
+        await migrate(conn, [m for m in migrations if m is not columns])
+        store = await EventStore.connect(url, chain_key=chain_key)
+        cause = new_event()
+        events = [
+            cause,
+            new_event(actor=Actor(id="u-1", role="staf", name="Dédé")),
+            new_event(correlation_id=cause.event_id, causation_id=cause.event_id),
+            new_event(traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        ]
+        await store.append("before", 0, events[:1])
+        await store.append("before", 1, events[1:])
+        old_code_reads = [
+            event_from_row(row)
+            for row in await conn.fetch(
+                "SELECT event_id, stream_id, stream_version, global_position, type, data,"
+                " metadata, occurred_at, recorded_at FROM events ORDER BY global_position"
+            )
+        ]
+
+        await migrate(conn, migrations)
+        assert await store.read_stream("before") == old_code_reads
+        assert await read_everything(store, len(events)) == old_code_reads
+        await store.append("after", 0, [new_event(correlation_id=cause.event_id)])
+        after = await store.read_stream("after")
+        assert after[0].correlation_id == cause.event_id
+        report = await verify_store(conn, Keyring(chain_key))
+        assert report.ok and report.events == len(events) + 1, report.summary()
+        await store.close()
+        await conn.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

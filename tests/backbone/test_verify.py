@@ -336,6 +336,28 @@ async def test_changed_data_is_named(sealed_store: asyncpg.Connection, sealed: b
     assert report.problems == 1
 
 
+@pytest.mark.parametrize("column", ["actor_id", "correlation_id"])
+async def test_an_envelope_column_written_apart_from_its_metadata_is_named(
+    sealed_store: asyncpg.Connection, column: str
+) -> None:
+    """Reads take the actor and ids from columns generated from the covered metadata: an
+    insider who drops the expression to write one of them is found out."""
+    stream, version = "case-2", 2
+    position = await position_of(sealed_store, stream, version)
+    forged = "'forged'" if column == "actor_id" else "gen_random_uuid()"
+    async with sealed_store.transaction():
+        await sealed_store.execute(f"ALTER TABLE events ALTER COLUMN {column} DROP EXPRESSION")
+        await tamper(
+            sealed_store,
+            f"UPDATE events SET {column} = {forged} WHERE global_position = $1",
+            position,
+        )
+
+    report = await verify_keyed(sealed_store)
+    assert_first_problem(report, "content changed", position, stream, version)
+    assert report.problems == 1
+
+
 async def test_a_deleted_event_is_named_with_its_position(
     sealed_store: asyncpg.Connection,
 ) -> None:

@@ -12,15 +12,15 @@ from .envelope import Actor, StoredEvent
 
 _M = TypeVar("_M", StoredEvent, Actor)
 
-# What the store's own reads select. The envelope fields kept in `metadata` are taken apart
-# by the server: Python then decodes no metadata JSON and parses no uuid text, which halves
-# the cost of a replay. A correlation id equal to the event id (the default) comes back NULL
-# rather than as a second copy of the same uuid.
+# What the store's own reads select. The envelope fields kept in `metadata` are read from
+# the columns PostgreSQL generates from it (sql/007_envelope_columns.sql): Python decodes no
+# metadata JSON and parses no uuid text, and the server extracts nothing per read. A
+# correlation id equal to the event id (the default) comes back NULL rather than as a second
+# copy of the same uuid.
 COLUMNS = (
     "event_id, stream_id, stream_version, global_position, type, data, occurred_at,"
-    " recorded_at, metadata->'actor'->>'id', metadata->'actor'->>'role',"
-    " metadata->'actor'->>'name', nullif((metadata->>'correlation_id')::uuid, event_id),"
-    " (metadata->>'causation_id')::uuid, metadata->>'traceparent'"
+    " recorded_at, actor_id, actor_role, actor_name, nullif(correlation_id, event_id),"
+    " causation_id, traceparent"
 )
 COLUMN_COUNT = 14
 

@@ -277,7 +277,12 @@ class EventStore:
             ahead = asyncio.ensure_future(self._rows_after(after, page_size, horizon))
             try:
                 await asyncio.sleep(0)  # let it send the query before converting this page
-                yield Page(events_from_rows(rows), after)
+                page = Page(events_from_rows(rows), after)
+                # The records (and, once the caller is done, the page) go before the next
+                # page is decoded: the collector's passes meanwhile have fewer objects to walk.
+                rows = []
+                yield page
+                del page
                 rows = await ahead
             finally:
                 ahead.cancel()

@@ -31,6 +31,7 @@ from .db import Connection
 from .keys import NO_KEYS, Keyring
 from .seal_export import SealHead, check_heads
 from .verify_checks import (
+    CONTENT_CHANGED,
     Assigned,
     ChainLink,
     Findings,
@@ -50,6 +51,16 @@ _SEALED_EVENTS = (
     "SELECT global_position, chain_hash, stream_id, stream_version FROM events"
     " WHERE global_position BETWEEN $1 AND $2 ORDER BY global_position"
 )
+# The store's reads take the envelope fields from columns generated from `metadata`
+# (sql/007): whoever dropped a column's expression to write it apart from `metadata` would
+# change what readers see without changing what the digest covers. Compared as text, so
+# that no stored value can make the cast, and with it the verification, fail.
+_ENVELOPE_AGREES = (
+    "(actor_id, actor_role, actor_name, correlation_id::text, causation_id::text, traceparent)"
+    " IS NOT DISTINCT FROM (metadata->'actor'->>'id', metadata->'actor'->>'role',"
+    " metadata->'actor'->>'name', metadata->>'correlation_id', metadata->>'causation_id',"
+    " metadata->>'traceparent')"
+)
 # The JSON as text, whatever codecs the connection has; the id as text and the time as
 # microseconds since the epoch (exact: extract returns numeric), as the digest takes them.
 # The order is the (stream_id, stream_version) index's.
@@ -57,8 +68,9 @@ _STREAM_EVENTS = (
     "SELECT stream_id, stream_version, global_position, chain_hash, event_id::text, type,"
     " data::text, metadata::text, (extract(epoch FROM occurred_at) * 1000000)::bigint,"
     " chain_key_id, transaction_id::text::bigint,"
-    " (extract(epoch FROM recorded_at) * 1000000)::bigint"
-    " FROM events ORDER BY stream_id, stream_version"
+    " (extract(epoch FROM recorded_at) * 1000000)::bigint, "
+    + _ENVELOPE_AGREES
+    + " FROM events ORDER BY stream_id, stream_version"
 )
 _SEALS_PER_READ = 20
 _EVENTS_PER_READ = 5000
@@ -210,8 +222,19 @@ def _check_batch(
             streams += 1
         content = (event_id, type_, loads(data), loads(meta), micros)
         previous, problems = check_stream_event(
-            previous, stream_id, version, position, chain_hash, content, Assigned(*row[9:]), keys
+            previous, stream_id, version, position, chain_hash, content, Assigned(*row[9:12]), keys
         )
+        if not row[12]:
+            problems.append(
+                Problem(
+                    CONTENT_CHANGED,
+                    position,
+                    stream_id,
+                    version,
+                    "its envelope columns (actor, correlation, causation, traceparent) differ"
+                    " from the metadata its hash covers",
+                )
+            )
         if problems:
             findings.add_stream_problems(problems)
     return previous, streams
