@@ -15,7 +15,7 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from prokopim_events.consumer import ExactlyOnceConsumer, RetryPolicy
-from prokopim_events.db import Connection
+from prokopim_events.db import Connection, create_pool
 from prokopim_events.envelope import NewEvent, StoredEvent
 from prokopim_events.pull_guard import guard_pull_loops
 from prokopim_events.store import EventStore
@@ -356,3 +356,40 @@ async def test_a_pull_loop_whose_connection_closed_pauses_instead_of_spinning(
 
     cpu = time.process_time() - cpu_before
     assert cpu < (time.monotonic() - wall_before) / 4, f"{cpu:.2f} s CPU in a closed pull loop"
+
+
+async def test_a_burst_of_handlers_that_take_a_second_connection_never_starves_the_pool(
+    store: EventStore,
+    database_url: str,
+    broker: NatsBroker,
+    nats_client: NatsClient,
+    topology: Topology,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    # An effect's handler records its delivery on a connection of its own, from the pool
+    # the consumer's transaction came from: a batch handled at once must leave one for it.
+    pool = await create_pool(database_url, min_size=1, max_size=2)
+    js = nats_client.jetstream()
+    name = f"burst-{uuid.uuid4().hex[:8]}"
+    handled: Counter[UUID] = Counter()
+
+    async def handle(event: StoredEvent, conn: Connection) -> None:
+        async with pool.acquire() as own:
+            await own.execute("SELECT pg_sleep(0.05)")
+        handled[event.event_id] += 1
+
+    try:
+        ExactlyOnceConsumer(
+            name=name, pool=pool, handler=handle, topology=topology, broker=broker
+        ).register()
+        await broker.start()
+        events = [await stored(store, new_event, f"burst-{n}") for n in range(10)]
+        for event in events:
+            await publish(js, topology, event)
+
+        await wait_until(settled(js, topology, name, 10), "every event was handled", 30)
+        assert handled == dict.fromkeys((e.event_id for e in events), 1)
+    finally:
+        await broker.stop()
+        await pool.close()

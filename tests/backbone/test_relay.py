@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import cast
 
 import asyncpg
 import pytest
@@ -583,3 +584,71 @@ def _metric(name: str) -> float:
             if sample.name == name:
                 total += sample.value
     return total
+
+
+class StalledJetStream:
+    """A JetStream context whose stream checks hang once told to, as a NATS request does
+    for the bus's whole request timeout while the server is away."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self._js = js
+        self.stalling = False
+        self.stalled = asyncio.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._js, name)
+
+    async def stream_info(self, name: str) -> object:
+        if self.stalling:
+            self.stalled.set()
+            await asyncio.Event().wait()  # until cancelled
+        return await self._js.stream_info(name)
+
+
+def relay_lag() -> float | None:
+    return REGISTRY.get_sample_value("prokopim_relay_lag_events")
+
+
+async def test_the_lag_gauge_counts_events_stored_while_the_leader_is_stalled(
+    database_url: str,
+    nats_client: NatsClient,
+    topology: Topology,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    js = StalledJetStream(nats_client.jetstream())
+    store = await EventStore.connect(database_url, max_size=4)  # reads relay_checkpoints
+    stop = asyncio.Event()
+    relay = Relay(
+        store,
+        cast(JetStreamContext, js),
+        topology,
+        dsn=database_url,
+        name="stalled",
+        stream_check_interval=0.05,
+        lag_interval=0.1,
+    )
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await store.append("before", 0, [new_event()])
+
+        async def caught_up() -> bool:
+            assert not task.done(), task
+            return await published(js._js, topology) == 1 and relay_lag() == 0
+
+        await wait_until(caught_up, "the relay published the first event", 20)
+        js.stalling = True
+        await asyncio.wait_for(js.stalled.wait(), 20)  # the leader now waits on NATS
+        for version in range(5):
+            await store.append("during", version, [new_event()])
+
+        async def shows_backlog() -> bool:
+            return relay_lag() == 5
+
+        await wait_until(shows_backlog, "the lag gauge shows the 5 unpublished events", 20)
+        assert await published(js._js, topology) == 1
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await store.close()

@@ -166,6 +166,19 @@ async def test_a_command_on_the_case_carries_the_case_s_correlation_id(runtime: 
     assert result.event_id == events[1].event_id and result.awaiting_here == 4
 
 
+async def test_a_completed_step_names_the_service_of_its_next_step(runtime: Backing) -> None:
+    cause = await handed_over(runtime)
+    async with runtime.store.pool.acquire() as conn, conn.transaction():
+        await CASES.react(runtime, cause, conn)
+    case_id = UUID(cause.data["case_id"])
+
+    await CASES.handle(runtime, case_id, KATIM, Coordinate("Balai Kota"))
+
+    _, coordinated = await runtime.store.read_stream(CASES.stream_of(case_id))
+    next_step = coordinated.data["next_step"]
+    assert coordinated.data["next_service"] == BANDUNG.step(next_step).service.value
+
+
 async def test_a_case_not_opened_here_is_unknown(runtime: Backing) -> None:
     with pytest.raises(UnknownCase):
         await CASES.handle(runtime, uuid.uuid4(), KATIM, Coordinate("Balai Kota"))

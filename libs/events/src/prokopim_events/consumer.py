@@ -18,6 +18,7 @@ subscriber is registered with `AckPolicy.MANUAL` and acks here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -98,6 +99,11 @@ class ExactlyOnceConsumer:
         self._retry = retry
         self._after_commit = after_commit
         self._inbox_prefix = inbox_prefix  # pulled batches arrive here: the user's own inbox
+        # A pulled batch is handled at once, each delivery in a transaction on a connection
+        # of `pool`, and a handler may take another one of its own (an effect's delivery
+        # record): with every connection held by a transaction, each would wait for one
+        # more for ever. At most max_size - 1 transactions at once leave one for those.
+        self._slots = asyncio.Semaphore(max(1, pool.get_max_size() - 1))
 
     def consumer_config(self, filter_subject: str | None = None) -> ConsumerConfig:
         """The durable consumer's JetStream configuration (also to recreate it)."""
@@ -178,7 +184,7 @@ class ExactlyOnceConsumer:
         started = time.perf_counter()
         first = False
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._slots, self._pool.acquire() as conn, conn.transaction():
                 first = await conn.fetchval(
                     "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)"
                     " ON CONFLICT DO NOTHING RETURNING true",

@@ -95,6 +95,12 @@ class StepCompleted(CaseEvent):
 
     step: int = Field(description="the SOP step this event completes")
     next_step: int | None = Field(description="the step the case goes to; null when it ends")
+    next_service: str | None = Field(
+        default=None,
+        description="the service that owns `next_step` (absent from events stored before it"
+        " was added): a consumer without this SOP installed still knows whether the case"
+        " comes to it",
+    )
     inputs: dict[str, str] = Field(
         default={}, description="a reference or note per required input (kelengkapan) id"
     )

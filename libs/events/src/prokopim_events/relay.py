@@ -85,6 +85,7 @@ class Relay:
         held_back_interval: float = 0.05,
         lease_seconds: float = 15.0,
         stream_check_interval: float = 5.0,
+        lag_interval: float = 1.0,
     ) -> None:
         self._store = store
         self._js = js
@@ -98,6 +99,7 @@ class Relay:
         self._held_back_interval = held_back_interval
         self._lease_seconds = lease_seconds
         self._stream_check_interval = stream_check_interval
+        self._lag_interval = lag_interval
         self._holder = f"{socket.gethostname()}:{os.getpid()}"
         self._wake = asyncio.Event()
         self.published = 0
@@ -111,6 +113,18 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Wait for the lease, then publish until `stop` is set; stand by again when lost."""
+        # The lag is reported by a task of its own: the relay's loop can sit in one NATS
+        # call for the bus's request timeout (a stream check during an outage), and a gauge
+        # it set before would read 0 all that while, with events piling up in the store.
+        watcher = asyncio.create_task(self._watch_lag(stop))
+        try:
+            await self._serve(stop)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    async def _serve(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             conn: asyncpg.Connection | None = None
             token: int | None = None
@@ -158,7 +172,6 @@ class Relay:
                             )
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(conn.close(), self._poll_interval)
-            await self._report_lag()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._poll_interval)
 
@@ -170,10 +183,6 @@ class Relay:
                 self.is_leader.set()
                 RELAY_LEADER.set(1)
                 return token
-            # A standby reports the lag too: the gauge must not read 0 while nothing moves.
-            RELAY_LAG.set(
-                await relay_state.lag(conn, (await relay_state.load(conn, self.name)).checkpoint)
-            )
             await _wait_any(self._poll_interval, stop)
         return None
 
@@ -194,11 +203,7 @@ class Relay:
             page = await self._store.read_all(checkpoint, limit=self._batch_size)
             if page.events:
                 await lease.keep()  # never publish on a lease that may have lapsed
-                try:
-                    batch = await self._publish(page.events)
-                except BaseException:
-                    RELAY_LAG.set(await relay_state.lag(conn, checkpoint))
-                    raise
+                batch = await self._publish(page.events)
                 if 0 < batch.lowest_new <= mark.sequence:
                     # The stream handed out a sequence it had given before: it lost events
                     # (recreated, or restarted with an older store) before this batch.
@@ -361,12 +366,21 @@ class Relay:
             )
         return _Batch(sequence, refused, lowest_new)
 
-    async def _report_lag(self) -> None:
-        """Set the lag gauge from the stored checkpoint, whatever state the relay is in."""
-        with contextlib.suppress(Exception):
-            async with self._store.pool.acquire(timeout=self._poll_interval) as conn:
-                saved = await relay_state.load(conn, self.name)
-                RELAY_LAG.set(await relay_state.lag(conn, saved.checkpoint))
+    async def _watch_lag(self, stop: asyncio.Event) -> None:
+        """Set the lag gauge from the stored checkpoint every `lag_interval`, whatever the
+        relay is doing: leading, standing by, stalled in a NATS call or cut off."""
+        failing = False
+        while not stop.is_set():
+            try:
+                async with self._store.pool.acquire(timeout=self._lag_interval) as conn:
+                    saved = await relay_state.load(conn, self.name)
+                    RELAY_LAG.set(await relay_state.lag(conn, saved.checkpoint))
+                failing = False
+            except Exception as error:
+                if not failing:  # once per stretch of failures: an outage repeats it
+                    log.warning("relay %s: lag not measured: %r", self.name, error)
+                failing = True
+            await _wait_any(self._lag_interval, stop)
 
 
 class _Lease:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from prokopim_events.contracts import CONTRACTS, StepCompleted, parse, service_of
+from prokopim_events.contracts import CONTRACTS, Contract, StepCompleted, parse, service_of
 from prokopim_events.envelope import StoredEvent
 from prokopim_sop import Service, Sop, SopCatalog
 
@@ -47,18 +48,35 @@ class Handover:
 def handover_to(service: Service, catalog: SopCatalog, event: StoredEvent) -> Handover | None:
     """Return the hand-over `event` makes to `service`, or None when it makes none.
 
-    An event of an unknown SOP raises, so the consumer retries and then dead-letters it where
-    an operator sees it, rather than the case silently never arriving.
+    Only a completed step is parsed, and one whose `next_service` names another service is
+    no concern of this one, whether or not its SOP is installed here. An event of an
+    unknown SOP that comes (or may come: stored without `next_service`) to `service`
+    raises, so the consumer retries and then dead-letters it where an operator sees it,
+    rather than the case silently never arriving.
     """
-    if event.type not in CONTRACTS:
+    kind = CONTRACTS.get(event.type)
+    if kind is None:
         log.debug("%s %s: a type this build does not know", event.type, event.event_id)
         return None
-    if service_of(event.type) == service.value:
+    if not issubclass(kind, StepCompleted) or service_of(event.type) == service.value:
         return None
     contract = parse(event.type, event.data)
-    if not isinstance(contract, StepCompleted) or contract.next_step is None:
+    assert isinstance(contract, StepCompleted)
+    if contract.next_step is None:
+        return None
+    if contract.next_service is not None and contract.next_service != service.value:
         return None
     sop = catalog.get(contract.sop_id, contract.sop_version)
     if sop.step(contract.next_step).service is not service:
         return None
     return Handover(service, event, contract, sop)
+
+
+def routed(decided: Sequence[Contract], sop: Sop) -> list[Contract]:
+    """Name the service of each completed step's next step (`next_service`) in `decided`."""
+    return [
+        contract.model_copy(update={"next_service": sop.step(contract.next_step).service.value})
+        if isinstance(contract, StepCompleted) and contract.next_step is not None
+        else contract
+        for contract in decided
+    ]

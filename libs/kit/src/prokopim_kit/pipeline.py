@@ -31,7 +31,7 @@ from prokopim_sop import Service, Sop, SopCatalog, UnknownSop
 
 from .commands import Evolve, append, fold, to_new_events
 from .errors import CaseWasCancelled, SopNotInstalled, UnknownCase
-from .handover import handover_to
+from .handover import handover_to, routed
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +212,7 @@ class Cases(Generic[S]):
             raise refused
         decided = self._decider(command)(loaded.state, loaded.sop, actor, command)
         correlation = loaded.events[0].correlation_id if loaded.events else None
+        decided = routed(decided, loaded.sop)
         events = to_new_events(decided, actor=actor, now=now, correlation_id=correlation)
         stream = self.stream_of(loaded.case_id)
         await append(
@@ -236,7 +237,7 @@ class Cases(Generic[S]):
 
         With `conn` (in a transaction) the caller commits and wakes the relay."""
         state = self.state(case_id=case_id)
-        decided = self._decider(command)(state, sop, actor, command)
+        decided = routed(self._decider(command)(state, sop, actor, command), sop)
         events = to_new_events(decided, actor=actor, now=now)
         stream = self.stream_of(case_id)
         await append(runtime.store, stream, 0, events, case_id=case_id, conn=conn)
@@ -262,7 +263,8 @@ class Cases(Generic[S]):
             log.info("case %s was cancelled: %s opens no step", handover.case_id, event.type)
             return None
         state, events = await self.read(runtime, handover.case_id, conn)
-        decided = react(state, handover.sop, handover.contract, event.event_id)
+        sop = handover.sop
+        decided = routed(react(state, sop, handover.contract, event.event_id), sop)
         if not decided:
             log.info("case %s: %s needs no step here", handover.case_id, event.type)
             return None

@@ -67,7 +67,7 @@ class ServiceSettings(
     # STORE_POOL_SIZE (docs/operations.md, "Connections", gives the whole formula).
     database_pool_size: int = Field(
         default=6,
-        ge=1,
+        ge=2,  # a delivery's transaction and its effect's record (docs/operations.md)
         le=200,
         description="DATABASE_POOL_SIZE: connections for handlers and queries (per process)",
     )

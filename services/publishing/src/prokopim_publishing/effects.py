@@ -32,6 +32,7 @@ from prokopim_events.db import Connection
 from prokopim_events.envelope import StoredEvent
 from prokopim_kit import effects as kit_effects
 from prokopim_kit.commands import append, to_new_events
+from prokopim_kit.handover import routed
 from prokopim_kit.runtime import Runtime
 
 from .domain import Delivery, RecordOutcome, decide_outcome, release_of
@@ -111,7 +112,7 @@ async def on_order(
             f"case {order.case_id}: some outlets are to be mailed again"
         )
     command = RecordOutcome(event.event_id, website, tuple(outcome))
-    decided = decide_outcome(loaded.state, loaded.sop, event.actor, command)
+    decided = routed(decide_outcome(loaded.state, loaded.sop, event.actor, command), loaded.sop)
     if not decided:
         return
     ids = [effect_id(event.event_id, f"event:{i}") for i in range(len(decided))]

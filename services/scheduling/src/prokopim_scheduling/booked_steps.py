@@ -26,6 +26,7 @@ from prokopim_events.db import Connection
 from prokopim_events.envelope import Actor, NewEvent
 from prokopim_kit.commands import append, to_new_events
 from prokopim_kit.errors import ConcurrentChange
+from prokopim_kit.handover import routed
 from prokopim_kit.pipeline import Loaded, Result, cancellation
 from prokopim_kit.runtime import Runtime
 from prokopim_kit.text import FilledNote, Line, SaneYear
@@ -228,7 +229,7 @@ async def _run_once(
     work: Arrange,
 ) -> tuple[LoadedCase, list[Contract], list[NewEvent], Arranged]:
     loaded = await service.load_case(runtime, case_id)
-    decided = decide(loaded.state, loaded.sop)
+    decided = routed(decide(loaded.state, loaded.sop), loaded.sop)
     now = datetime.now(UTC)
     correlation = loaded.events[0].correlation_id  # the case's, kept by every event of it
     # the store's pool: no RESET round trip on release (the store's own appends use it too)
