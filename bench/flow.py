@@ -13,7 +13,9 @@ half Tangerang, each rejected once at review, and prints:
   service to the commit of the event that opens the next step in another, read from the
   store afterwards (recorded_at of the cause and of the event it caused), so polling
   intervals of the driver do not count;
-- cases per minute.
+- cases per minute;
+- each service's own mean time per POST and per GET (its request-duration metric), to
+  tell time spent inside a service from time spent waiting for CPU or in the driver.
 
 The last line printed is one JSON object with every figure, including the ratio of the
 loaded p99 to the unloaded one and `command_p99_target_ms` (100).
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 from prokopim_cli.flows import CaseRun, Driver, run_case
 from prokopim_cli.localsinks import local_sinks
 from prokopim_cli.system import SERVICES, start_system
@@ -45,8 +48,10 @@ from prokopim_devstack.infra import running_infra
 from prokopim_events.migrations import backbone_migrations, migrate
 from prokopim_sop import load_catalog
 from prokopim_testing.ports import free_port
+from prometheus_client.parser import text_string_to_metric_families
 
 COMMAND_P99_TARGET_MS = 100.0
+CONFLICT_RETRIES = 10
 SOPS = (("bdg-setda-010-2024", {8: 1}), ("tgr-58-2025", {5: 1}))
 
 # The cause (a step completed in one service) and the event it caused in another service.
@@ -61,20 +66,45 @@ WHERE opened.type LIKE '%.step-opened.v1'
 
 
 class TimedDriver(Driver):
-    """A Driver that keeps the latency of every command, per service."""
+    """A Driver that keeps the latency of every command (every POST), per service.
+
+    A command refused with 409 `concurrent_change` is sent again, as a client told to
+    "reload and retry" would; each attempt counts as a command, and the refusals are
+    counted per service.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.conflicts: dict[str, int] = defaultdict(int)
 
     async def call(
         self, run: CaseRun, service: str, path: str, role: str, body: dict[str, Any] | None = None
     ) -> dict[str, Any]:
+        for _ in range(CONFLICT_RETRIES):
+            response = await self.post(service, path, role, body or {})
+            run.calls.append((service, path, response.status_code))
+            if response.status_code == 409 and _concurrent_change(response):
+                self.conflicts[service] += 1
+                continue
+            if response.status_code >= 400:
+                raise RuntimeError(f"{service} {path}: {response.status_code} {response.text}")
+            result: dict[str, Any] = response.json() if response.content else {}
+            return result
+        raise RuntimeError(f"{service} {path}: concurrent_change {CONFLICT_RETRIES} times")
+
+    async def post(self, service: str, path: str, role: str, body: Any) -> httpx.Response:
         started = time.perf_counter()
         try:
-            return await super().call(run, service, path, role, body)
+            return await super().post(service, path, role, body)
         finally:
             self.latencies[service].append((time.perf_counter() - started) * 1000)
+
+
+def _concurrent_change(response: httpx.Response) -> bool:
+    with contextlib.suppress(ValueError):
+        return bool(response.json().get("error") == "concurrent_change")
+    return False
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -102,6 +132,40 @@ async def handovers(database_url: str, after: int) -> list[float]:
         await conn.close()
 
 
+async def server_times(urls: dict[str, str]) -> dict[str, dict[str, float]]:
+    """Each service's own request timing so far: count and total seconds, POSTs and GETs."""
+    totals: dict[str, dict[str, float]] = {}
+    async with httpx.AsyncClient(timeout=30.0) as http:
+        for name, url in urls.items():
+            text = (await http.get(f"{url}/metrics")).text
+            sums: dict[str, float] = defaultdict(float)
+            for family in text_string_to_metric_families(text):
+                if family.name != "prokopim_http_request_duration_seconds":
+                    continue
+                for sample in family.samples:
+                    method = sample.labels.get("method", "")
+                    if sample.name.endswith("_sum"):
+                        sums[f"{method}_seconds"] += sample.value
+                    elif sample.name.endswith("_count"):
+                        sums[f"{method}_count"] += sample.value
+            totals[name] = dict(sums)
+    return totals
+
+
+def server_means(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> Any:
+    """Mean time (ms) the services themselves took per POST and per GET between two scrapes."""
+    means: dict[str, dict[str, float]] = {}
+    for name, now in after.items():
+        then = before.get(name, {})
+        means[name] = {}
+        for method in ("POST", "GET"):
+            count = now.get(f"{method}_count", 0) - then.get(f"{method}_count", 0)
+            seconds = now.get(f"{method}_seconds", 0) - then.get(f"{method}_seconds", 0)
+            means[name][method] = seconds / count * 1000 if count else float("nan")
+            means[name][f"{method}_n"] = count
+    return means
+
+
 async def run_cases(
     urls: dict[str, str], secret: str, database_url: str, count: int
 ) -> dict[str, Any]:
@@ -109,6 +173,7 @@ async def run_cases(
     catalog = load_catalog()
     driver = TimedDriver(urls, secret, wait_within=120.0)
     after = await head(database_url)
+    scraped = await server_times(urls)
     started = time.perf_counter()
     try:
         await asyncio.gather(
@@ -125,6 +190,7 @@ async def run_cases(
     finally:
         await driver.close()
     elapsed = time.perf_counter() - started
+    inside = server_means(scraped, await server_times(urls))
     commands = [ms for samples in driver.latencies.values() for ms in samples]
     return {
         "cases": count,
@@ -133,6 +199,8 @@ async def run_cases(
         "commands": percentiles(commands),
         "per_service": {name: percentiles(ms) for name, ms in sorted(driver.latencies.items())},
         "handovers": percentiles(await handovers(database_url, after)),
+        "conflicts": dict(sorted(driver.conflicts.items())),
+        "inside": inside,
     }
 
 
@@ -151,6 +219,13 @@ def show(label: str, figures: dict[str, Any]) -> None:
     for name, p in figures["per_service"].items():
         print(line(name, p))
     print(line("hand-over", figures["handovers"]))
+    for name, m in figures["inside"].items():
+        print(
+            f"  inside {name:<15} POST mean {m['POST']:7.1f} ms (n={m['POST_n']:.0f})"
+            f"  GET mean {m['GET']:7.1f} ms (n={m['GET_n']:.0f})"
+        )
+    conflicts = figures["conflicts"]
+    print(f"  409 concurrent_change, sent again: {sum(conflicts.values())} {conflicts or ''}")
 
 
 @contextlib.contextmanager
@@ -191,6 +266,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--cases", type=int, default=20, help="cases run at once")
     parser.add_argument("--rounds", type=int, default=1, help="alternations alone/at once")
+    parser.add_argument("--logs", type=Path, help="keep the processes' logs in this directory")
     args = parser.parse_args()
     secret = secrets.token_urlsafe(40)
     with tempfile.TemporaryDirectory(prefix="prokopim-flow-") as tmp:
@@ -210,7 +286,7 @@ async def main() -> None:
                 }
                 with (
                     local_sinks(data_dir) as sinks,
-                    system({**env, **sinks}, data_dir / "logs") as urls,
+                    system({**env, **sinks}, args.logs or data_dir / "logs") as urls,
                 ):
                     results: dict[str, list[dict[str, Any]]] = defaultdict(list)
                     # one warm-up case: first requests pay for imports, pools and JIT caches
@@ -237,6 +313,7 @@ async def main() -> None:
         "handover_p50_ms": round(loaded["handovers"]["p50"], 1),
         "handover_p99_ms": round(loaded["handovers"]["p99"], 1),
         "cases_per_minute": round(loaded["cases_per_minute"], 1),
+        "concurrent_change_409s": sum(loaded["conflicts"].values()),
     }
     verdict = "met" if summary["command_p99_ms"] < COMMAND_P99_TARGET_MS else "NOT met"
     print(

@@ -106,7 +106,7 @@ class Driver:
         items = (await self._http.get(f"{base}/equipment", headers=auth)).raise_for_status().json()
         equipment = []
         for kind in dict.fromkeys(i.id for s in field_steps for i in s.inputs):
-            found = next((i for i in items if i["label"] == f"{kind} (demo)"), None)
+            found = next((i for i in items if i["name"] == f"{kind} (demo)"), None)
             if found is None:
                 body = {"kind": kind, "label": f"{kind} (demo)"}
                 response = await self._http.post(f"{base}/equipment", json=body, headers=auth)
