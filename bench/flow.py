@@ -14,6 +14,8 @@ half Tangerang, each rejected once at review, and prints:
   store afterwards (recorded_at of the cause and of the event it caused), so polling
   intervals of the driver do not count;
 - cases per minute;
+- CPU seconds per case of every process (services, relay, driver) and of the database's
+  backends: unlike latency, hardly changed by what else runs on a shared machine;
 - each service's own mean time per POST and per GET (its request-duration metric), to
   tell time spent inside a service from time spent waiting for CPU or in the driver.
 
@@ -75,6 +77,9 @@ class TimedDriver(Driver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Idle connections are dropped before the services' keep-alive (5 s) ends: a request
+        # sent on one the server was closing failed with ReadError under load.
+        self._http = httpx.AsyncClient(timeout=30.0, limits=httpx.Limits(keepalive_expiry=2.0))
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.conflicts: dict[str, int] = defaultdict(int)
 
@@ -132,6 +137,50 @@ async def handovers(database_url: str, after: int) -> list[float]:
         await conn.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process used so far, 0 if it is gone (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def backend_pids(database_url: str) -> list[int]:
+    """The PostgreSQL backends serving the bench's database now."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return [row["pid"] for row in rows]
+
+
+async def cpu_used(pids: dict[str, int], database_url: str) -> dict[str, float]:
+    """CPU seconds so far of every process (by service) and of the database's backends."""
+    used = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    backends = await backend_pids(database_url)
+    used.update({f"pg:{pid}": cpu_seconds(pid) for pid in backends})
+    return used
+
+
+def cpu_between(before: dict[str, float], after: dict[str, float], cases: int) -> Any:
+    """CPU seconds per case, our processes and the PostgreSQL backends alive at both ends.
+
+    Unlike latency on a shared machine, this hardly depends on what else runs."""
+    spent = {name: after[name] - before[name] for name in after if name in before}
+    database = sum(v for k, v in spent.items() if k.startswith("pg:"))
+    processes = {k: v for k, v in spent.items() if not k.startswith("pg:")}
+    return {
+        "processes_per_case": sum(processes.values()) / cases,
+        "database_per_case": database / cases,
+        "per_process": {k: v / cases for k, v in sorted(processes.items())},
+    }
+
+
 async def server_times(urls: dict[str, str]) -> dict[str, dict[str, float]]:
     """Each service's own request timing so far: count and total seconds, POSTs and GETs."""
     totals: dict[str, dict[str, float]] = {}
@@ -167,13 +216,15 @@ def server_means(before: dict[str, dict[str, float]], after: dict[str, dict[str,
 
 
 async def run_cases(
-    urls: dict[str, str], secret: str, database_url: str, count: int
+    urls: dict[str, str], pids: dict[str, int], secret: str, database_url: str, count: int
 ) -> dict[str, Any]:
     """Run `count` cases at once; return their command and hand-over latencies."""
     catalog = load_catalog()
     driver = TimedDriver(urls, secret, wait_within=120.0)
     after = await head(database_url)
     scraped = await server_times(urls)
+    pids = pids | {"driver": os.getpid()}
+    cpu_before = await cpu_used(pids, database_url)
     started = time.perf_counter()
     try:
         await asyncio.gather(
@@ -190,6 +241,7 @@ async def run_cases(
     finally:
         await driver.close()
     elapsed = time.perf_counter() - started
+    cpu = cpu_between(cpu_before, await cpu_used(pids, database_url), count)
     inside = server_means(scraped, await server_times(urls))
     commands = [ms for samples in driver.latencies.values() for ms in samples]
     return {
@@ -201,6 +253,7 @@ async def run_cases(
         "handovers": percentiles(await handovers(database_url, after)),
         "conflicts": dict(sorted(driver.conflicts.items())),
         "inside": inside,
+        "cpu": cpu,
     }
 
 
@@ -224,16 +277,22 @@ def show(label: str, figures: dict[str, Any]) -> None:
             f"  inside {name:<15} POST mean {m['POST']:7.1f} ms (n={m['POST_n']:.0f})"
             f"  GET mean {m['GET']:7.1f} ms (n={m['GET_n']:.0f})"
         )
+    cpu = figures["cpu"]
+    print(
+        f"  CPU per case: our processes {cpu['processes_per_case']:.2f} s, PostgreSQL"
+        f" backends {cpu['database_per_case']:.2f} s;  "
+        + ", ".join(f"{k} {v:.2f}" for k, v in cpu["per_process"].items())
+    )
     conflicts = figures["conflicts"]
     print(f"  409 concurrent_change, sent again: {sum(conflicts.values())} {conflicts or ''}")
 
 
 @contextlib.contextmanager
-def system(env: dict[str, str], log_dir: Path) -> Iterator[dict[str, str]]:
+def system(env: dict[str, str], log_dir: Path) -> Iterator[tuple[dict[str, str], dict[str, int]]]:
     ports = {name: free_port() for name in SERVICES}
     running = start_system(env, log_dir, ports=ports)
     try:
-        yield running.urls
+        yield running.urls, {name: p.pid for name, p in running.processes.items()}
     finally:
         running.stop()
 
@@ -286,15 +345,17 @@ async def main() -> None:
                 }
                 with (
                     local_sinks(data_dir) as sinks,
-                    system({**env, **sinks}, args.logs or data_dir / "logs") as urls,
+                    system({**env, **sinks}, args.logs or data_dir / "logs") as (urls, pids),
                 ):
                     results: dict[str, list[dict[str, Any]]] = defaultdict(list)
                     # one warm-up case: first requests pay for imports, pools and JIT caches
-                    await run_cases(urls, secret, database_url, 1)
+                    await run_cases(urls, pids, secret, database_url, 1)
                     for _ in range(args.rounds):
-                        results["alone"].append(await run_cases(urls, secret, database_url, 1))
+                        results["alone"].append(
+                            await run_cases(urls, pids, secret, database_url, 1)
+                        )
                         results["loaded"].append(
-                            await run_cases(urls, secret, database_url, args.cases)
+                            await run_cases(urls, pids, secret, database_url, args.cases)
                         )
             finally:
                 await drop_database(infra.database_url, database_url)
@@ -314,6 +375,8 @@ async def main() -> None:
         "handover_p99_ms": round(loaded["handovers"]["p99"], 1),
         "cases_per_minute": round(loaded["cases_per_minute"], 1),
         "concurrent_change_409s": sum(loaded["conflicts"].values()),
+        "cpu_s_per_case": round(loaded["cpu"]["processes_per_case"], 3),
+        "db_cpu_s_per_case": round(loaded["cpu"]["database_per_case"], 3),
     }
     verdict = "met" if summary["command_p99_ms"] < COMMAND_P99_TARGET_MS else "NOT met"
     print(

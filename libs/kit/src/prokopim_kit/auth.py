@@ -202,7 +202,7 @@ def _known_roles(request: Request) -> frozenset[str] | None:
 _bearer = HTTPBearer(auto_error=False, description="a JWT naming `sub` and an SOP `role`")
 
 
-def current_actor(
+async def current_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:

@@ -132,7 +132,7 @@ def _query_names(dependant: Any) -> set[str]:
     return names
 
 
-def refuse_unknown_query(request: Request) -> None:
+async def refuse_unknown_query(request: Request) -> None:
     """FastAPI dependency: a query parameter the route does not declare is a 422 naming it.
 
     As a body refuses unknown fields: `?form=2026-01-01` (for `from`) must not be ignored.

@@ -313,7 +313,12 @@ def _consume(
     )
 
 
-def runtime_of(request: Request) -> Runtime:
-    """FastAPI dependency: the running service's runtime."""
+async def runtime_of(request: Request) -> Runtime:
+    """FastAPI dependency: the running service's runtime.
+
+    The dependencies every request runs are `async def` (they do no I/O): FastAPI runs a
+    plain `def` one in a worker thread, a thread round trip each, which on a busy machine
+    cost a request more than its database work (py-spy: threading.Condition in every service).
+    """
     runtime: Runtime = request.app.state.runtime
     return runtime
