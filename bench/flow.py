@@ -54,6 +54,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 COMMAND_P99_TARGET_MS = 100.0
 CONFLICT_RETRIES = 10
+UNAVAILABLE_PAUSE = 0.5  # seconds before a request answered 503 is sent again
 SOPS = (("bdg-setda-010-2024", {8: 1}), ("tgr-58-2025", {5: 1}))
 
 # The cause (a step completed in one service) and the event it caused in another service.
@@ -71,8 +72,9 @@ class TimedDriver(Driver):
     """A Driver that keeps the latency of every command (every POST), per service.
 
     A command refused with 409 `concurrent_change` is sent again, as a client told to
-    "reload and retry" would; each attempt counts as a command, and the refusals are
-    counted per service.
+    "reload and retry" would, and one answered 503 (the database server is shared: its
+    connections may run out) after a pause; each attempt counts as a command, and the
+    refusals are counted per service.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -82,6 +84,18 @@ class TimedDriver(Driver):
         self._http = httpx.AsyncClient(timeout=30.0, limits=httpx.Limits(keepalive_expiry=2.0))
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.conflicts: dict[str, int] = defaultdict(int)
+        self.unavailable: dict[str, int] = defaultdict(int)
+
+    async def case_view(self, service: str, case_id: str, role: str) -> dict[str, Any] | None:
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return await super().case_view(service, case_id, role)
+            except httpx.HTTPStatusError as error:
+                if error.response.status_code != 503:
+                    raise
+                self.unavailable[service] += 1
+                await asyncio.sleep(UNAVAILABLE_PAUSE)
+        return await super().case_view(service, case_id, role)
 
     async def call(
         self, run: CaseRun, service: str, path: str, role: str, body: dict[str, Any] | None = None
@@ -91,6 +105,10 @@ class TimedDriver(Driver):
             run.calls.append((service, path, response.status_code))
             if response.status_code == 409 and _concurrent_change(response):
                 self.conflicts[service] += 1
+                continue
+            if response.status_code == 503:  # e.g. the shared server's connections ran out
+                self.unavailable[service] += 1
+                await asyncio.sleep(UNAVAILABLE_PAUSE)
                 continue
             if response.status_code >= 400:
                 raise RuntimeError(f"{service} {path}: {response.status_code} {response.text}")
@@ -252,6 +270,7 @@ async def run_cases(
         "per_service": {name: percentiles(ms) for name, ms in sorted(driver.latencies.items())},
         "handovers": percentiles(await handovers(database_url, after)),
         "conflicts": dict(sorted(driver.conflicts.items())),
+        "unavailable": dict(sorted(driver.unavailable.items())),
         "inside": inside,
         "cpu": cpu,
     }
@@ -285,6 +304,8 @@ def show(label: str, figures: dict[str, Any]) -> None:
     )
     conflicts = figures["conflicts"]
     print(f"  409 concurrent_change, sent again: {sum(conflicts.values())} {conflicts or ''}")
+    unavailable = figures["unavailable"]
+    print(f"  503 unavailable, sent again: {sum(unavailable.values())} {unavailable or ''}")
 
 
 @contextlib.contextmanager
@@ -375,6 +396,7 @@ async def main() -> None:
         "handover_p99_ms": round(loaded["handovers"]["p99"], 1),
         "cases_per_minute": round(loaded["cases_per_minute"], 1),
         "concurrent_change_409s": sum(loaded["conflicts"].values()),
+        "unavailable_503s": sum(loaded["unavailable"].values()),
         "cpu_s_per_case": round(loaded["cpu"]["processes_per_case"], 3),
         "db_cpu_s_per_case": round(loaded["cpu"]["database_per_case"], 3),
     }
