@@ -22,11 +22,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
-from faststream.nats.annotations import NatsMessage as InjectedMessage
 from faststream.nats.message import NatsMessage
 from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -134,9 +134,12 @@ class ExactlyOnceConsumer:
             description=f"durable consumer {self.name}",
         )
 
-        # The plain NatsMessage class would be read as the body's type; the annotated alias
-        # asks FastStream to inject the message itself.
-        async def on_message(msg: InjectedMessage) -> None:
+        # The message is taken from FastStream's context, not injected: an injected context
+        # field is resolved in a worker thread, a thread round trip for every message.
+        context = self._broker.context
+
+        async def on_message(_body: Any) -> None:
+            msg: NatsMessage = context.get_local("message")
             await self.process(msg)
 
         subscriber(on_message)
