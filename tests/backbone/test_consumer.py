@@ -393,3 +393,41 @@ async def test_a_burst_of_handlers_that_take_a_second_connection_never_starves_t
     finally:
         await broker.stop()
         await pool.close()
+
+
+async def test_an_event_the_handler_does_not_want_is_acked_without_a_transaction(
+    store: EventStore,
+    effects: asyncpg.Pool,
+    broker: NatsBroker,
+    nats_client: NatsClient,
+    topology: Topology,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    js = nats_client.jetstream()
+    name = f"picky-{uuid.uuid4().hex[:8]}"
+    wanted = await stored(store, new_event, "meeting-1")
+    unwanted = await stored(store, new_event, "meeting-2")
+    undecided = await stored(store, new_event, "meeting-3")
+
+    def wants(event: StoredEvent) -> bool:
+        if event.event_id == undecided.event_id:
+            raise ValueError("cannot tell")  # the handler is asked, as without a filter
+        return event.event_id == wanted.event_id
+
+    calls: Counter[UUID] = Counter()
+    handler = recording_handler(name, calls, lambda *_: False)
+    ExactlyOnceConsumer(
+        name=name, pool=effects, handler=handler, topology=topology, broker=broker, wants=wants
+    ).register()
+    await broker.start()
+
+    for event in (wanted, unwanted, undecided):
+        await publish(js, topology, event)
+    await wait_until(settled(js, topology, name, 3), "all three were acked", 30)
+
+    assert calls == {wanted.event_id: 1, undecided.event_id: 1}
+    processed = await effects.fetch(
+        "SELECT event_id FROM processed_events WHERE consumer = $1", name
+    )
+    assert {row["event_id"] for row in processed} == {wanted.event_id, undecided.event_id}

@@ -49,6 +49,7 @@ class Driver:
         self.urls = urls
         self._secret = jwt_secret
         self._wait_within = wait_within
+        self.poll_every = 0.05  # seconds between two looks at a case that is to move on
         self._http = httpx.AsyncClient(timeout=30.0)
         self._teams: dict[str, Team] = {}
         self._team_lock = asyncio.Lock()
@@ -163,7 +164,7 @@ class Driver:
                 return view
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{service} never reached step {step.number}: {view}")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(self.poll_every)
 
     async def wait_for_publication(self, service: str, case_id: str, role: str) -> None:
         """Wait until publishing's consumer posted and mailed the ordered publication."""
@@ -174,7 +175,7 @@ class Driver:
                 view = await self.case_view(service, case_id, role)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{service} never recorded the publication: {view}")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(self.poll_every)
 
 
 def inputs_for(step: Step) -> dict[str, str]:

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -18,18 +19,25 @@ from prokopim_events.contracts import (
     CaseFile,
     Contract,
     DispositionGiven,
+    InvitationMailed,
     Requester,
     ScheduleCoordinated,
     SchedulingStepOpened,
     StepCompleted,
 )
 from prokopim_events.db import create_pool
-from prokopim_events.envelope import Actor, StoredEvent
+from prokopim_events.envelope import Actor, NewEvent, StoredEvent
 from prokopim_events.store import EventStore
 from prokopim_kit.commands import to_new_events
-from prokopim_kit.errors import CaseWasCancelled, SopNotInstalled, UnknownCase
-from prokopim_kit.pipeline import Cases, CaseState
-from prokopim_sop import Service, Sop, SopCatalog, load_catalog
+from prokopim_kit.errors import (
+    CaseWasCancelled,
+    ConcurrentChange,
+    SopNotInstalled,
+    StepOutOfOrder,
+    UnknownCase,
+)
+from prokopim_kit.pipeline import Cases, CaseState, Loaded
+from prokopim_sop import Service, Sop, SopCatalog, StepKind, load_catalog
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +91,11 @@ def decide_open(state: Toy, sop: Sop, cause: StepCompleted, cause_id: UUID) -> l
 
 
 def decide_coordinate(state: Toy, sop: Sop, actor: Actor, command: Coordinate) -> list[Contract]:
-    assert state.case_id and state.sop_id and state.sop_version and state.awaiting_step
+    assert state.case_id and state.sop_id and state.sop_version
+    if not state.awaiting_step or sop.step(state.awaiting_step).kind is not (
+        StepKind.COORDINATE_SCHEDULE
+    ):
+        raise StepOutOfOrder("schedule", state.awaiting_step)
     return [
         ScheduleCoordinated(
             case_id=state.case_id,
@@ -280,3 +292,90 @@ def test_a_request_body_is_decided_as_the_command_it_extends() -> None:
 
     cases = Cases(Service.SCHEDULING, Toy, evolve, commands={Command: decide})
     assert cases._decider(Body()) is decide
+
+
+# --- a command racing another writer of the case's stream --------------------------------
+async def opened_case(runtime: Backing) -> Loaded[Toy]:
+    cause = await handed_over(runtime)
+    async with runtime.store.pool.acquire() as conn, conn.transaction():
+        await CASES.react(runtime, cause, conn)
+    return await CASES.load(runtime, UUID(cause.data["case_id"]))
+
+
+def mail_outcome(loaded: Loaded[Toy]) -> list[NewEvent]:
+    """What the service's own consumer appends meanwhile: the outcome of an effect."""
+    mailed = InvitationMailed(
+        case_id=loaded.case_id,
+        sop_id=BANDUNG.id,
+        sop_version=BANDUNG.version,
+        cause_event_id=uuid.uuid4(),
+        email="siti@example.org",
+        attempts=1,
+        message_id="<m@prokopim>",
+    )
+    return to_new_events([mailed], actor=CASES.actor)
+
+
+async def test_a_command_that_lost_the_append_to_an_effect_s_outcome_is_decided_again(
+    runtime: Backing,
+) -> None:
+    loaded = await opened_case(runtime)
+    stream = CASES.stream_of(loaded.case_id)
+    await runtime.store.append(stream, loaded.version, mail_outcome(loaded))  # after the load
+
+    result = await CASES.apply(runtime, loaded, KATIM, Coordinate("Balai Kota"))
+
+    events = await runtime.store.read_stream(stream)
+    assert [e.type for e in events] == [
+        SchedulingStepOpened.TYPE,
+        InvitationMailed.TYPE,
+        ScheduleCoordinated.TYPE,
+    ]
+    assert result.event_id == events[2].event_id and result.awaiting_here == 4
+
+
+async def test_a_command_another_writer_did_meanwhile_is_refused_when_decided_again(
+    runtime: Backing,
+) -> None:
+    loaded = await opened_case(runtime)
+    await CASES.handle(runtime, loaded.case_id, KATIM, Coordinate("Balai Kota"))
+
+    with pytest.raises(StepOutOfOrder) as refused:
+        await CASES.apply(runtime, loaded, KATIM, Coordinate("Pendopo"))
+
+    assert refused.value.details["awaiting_step"] == 4
+    events = await runtime.store.read_stream(CASES.stream_of(loaded.case_id))
+    assert [e.type for e in events] == [SchedulingStepOpened.TYPE, ScheduleCoordinated.TYPE]
+
+
+class AlwaysBeaten(EventStore):
+    """A store where another writer appends to the stream just before every append."""
+
+    def __init__(self, store: EventStore, loaded: Loaded[Toy]) -> None:
+        super().__init__(store.pool)
+        self.loaded = loaded
+        self.appends = 0
+
+    async def append(
+        self, stream_id: str, expected_version: int, events: Any, **kwargs: Any
+    ) -> list[int]:
+        self.appends += 1
+        await super().append(stream_id, expected_version, mail_outcome(self.loaded))
+        return await super().append(stream_id, expected_version, events, **kwargs)
+
+
+async def test_a_command_that_loses_every_race_is_409_after_its_attempts(
+    runtime: Backing,
+) -> None:
+    loaded = await opened_case(runtime)
+    beaten = AlwaysBeaten(runtime.store, loaded)
+    cases = Cases(
+        Service.SCHEDULING, Toy, evolve, commands={Coordinate: decide_coordinate}, attempts=3
+    )
+
+    with pytest.raises(ConcurrentChange):
+        await cases.apply(Backing(beaten, CATALOG), loaded, KATIM, Coordinate("Balai Kota"))
+
+    assert beaten.appends == 3
+    events = await runtime.store.read_stream(CASES.stream_of(loaded.case_id))
+    assert [e.type for e in events] == [SchedulingStepOpened.TYPE] + [InvitationMailed.TYPE] * 3

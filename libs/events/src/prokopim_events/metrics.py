@@ -58,5 +58,6 @@ class Outcome:
 
     PROCESSED = "processed"
     DUPLICATE = "duplicate"
+    SKIPPED = "skipped"  # the handler would not act on it: acked without a transaction
     RETRIED = "retried"
     DEAD_LETTERED = "dead_lettered"

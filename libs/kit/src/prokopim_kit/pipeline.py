@@ -5,7 +5,8 @@ commands and reactions (command or contract type -> pure decider). The pipeline 
 rest, the same way everywhere: load the case's stream (`<service>-<case_id>`), fold it, find
 the SOP it runs under (409 `sop_not_installed` when that version is gone), run the decider,
 wrap the events in envelopes that keep the case's correlation id (its first event's) and the
-causation, and append at the loaded version (409 `concurrent_change` when another won).
+causation, and append at the loaded version. When another writer won, the command is
+decided again on the case as it now is (`apply`), a few times, then 409 `concurrent_change`.
 
 A case scheduling cancelled (`case-cancelled`, in its stream `scheduling-<case_id>`) takes
 no more commands in any service (409 `case_cancelled`) and opens no more steps: its SLA
@@ -30,10 +31,14 @@ from prokopim_events.store import EventStore
 from prokopim_sop import Service, Sop, SopCatalog, UnknownSop
 
 from .commands import Evolve, append, fold, to_new_events
-from .errors import CaseWasCancelled, SopNotInstalled, UnknownCase
+from .errors import CaseWasCancelled, ConcurrentChange, SopNotInstalled, UnknownCase
 from .handover import handover_to, routed
 
 log = logging.getLogger(__name__)
+
+# How many times `Cases.apply` decides a command that keeps losing the append to other
+# writers of the case's stream before it answers 409 `concurrent_change`.
+COMMAND_ATTEMPTS = 5
 
 
 class Runtime(Protocol):
@@ -149,12 +154,15 @@ class Cases(Generic[S]):
         evolve: Evolve[S],
         commands: Mapping[type[Any], Decider[S]],
         reactions: Mapping[type[Contract], Reaction[S]] | None = None,
+        *,
+        attempts: int = COMMAND_ATTEMPTS,
     ) -> None:
         self.service = service
         self.state = state
         self.evolve = evolve
         self.commands = dict(commands)
         self.reactions = dict(reactions or {})
+        self.attempts = attempts  # decisions of one command that loses races (`apply`)
         self.actor = Actor(id=service.value, role="system")  # who reactions act as
 
     def stream_of(self, case_id: UUID) -> str:
@@ -206,10 +214,46 @@ class Cases(Generic[S]):
         now: datetime | None = None,
     ) -> Result[S]:
         """Run a command on a case already loaded (e.g. under a lock, inside `conn`);
-        CaseWasCancelled (409) if the case was cancelled."""
+        CaseWasCancelled (409) if the case was cancelled.
+
+        A command whose append lost the race to another writer of the case's stream (often
+        this service's own consumer recording an effect's outcome) is decided again on the
+        case as it now is, up to `attempts` times: the decider sees what the other writer
+        stored and refuses the command if that did it already (409 `step_out_of_order`...).
+        Every retry follows another writer's progress, so it cannot spin. Only the decider
+        sees the new state: a caller whose own checks or outside work depend on `loaded`
+        must hold a lock that keeps commands of the case one at a time (publishing does).
+        """
         refused = await cancellation(runtime, loaded.case_id, conn)
         if refused is not None:
             raise refused
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return await self._apply_once(runtime, loaded, actor, command, conn, now)
+            except ConcurrentChange:
+                if attempt == self.attempts:
+                    raise
+                loaded = await self.catch_up(runtime, loaded, conn)
+        raise AssertionError("unreachable")
+
+    async def catch_up(
+        self, runtime: Runtime, loaded: Loaded[S], conn: Connection | None = None
+    ) -> Loaded[S]:
+        """Return `loaded` with the events appended to its stream since it was read."""
+        stream = self.stream_of(loaded.case_id)
+        newer = await runtime.store.read_stream(stream, after_version=loaded.version, conn=conn)
+        state = fold(loaded.state, self.evolve, newer)
+        return Loaded(loaded.case_id, state, [*loaded.events, *newer], loaded.sop)
+
+    async def _apply_once(
+        self,
+        runtime: Runtime,
+        loaded: Loaded[S],
+        actor: Actor,
+        command: object,
+        conn: Connection | None,
+        now: datetime | None,
+    ) -> Result[S]:
         decided = self._decider(command)(loaded.state, loaded.sop, actor, command)
         correlation = loaded.events[0].correlation_id if loaded.events else None
         decided = routed(decided, loaded.sop)
@@ -242,6 +286,14 @@ class Cases(Generic[S]):
         stream = self.stream_of(case_id)
         await append(runtime.store, stream, 0, events, case_id=case_id, conn=conn)
         return self._result(state, sop, decided, events)
+
+    def takes(self, runtime: Runtime, event: StoredEvent) -> bool:
+        """Tell, without I/O, whether `react` may act on `event` (a hand-over to this service
+        of a kind it reacts to); a consumer acks the others without a transaction."""
+        handover = handover_to(self.service, runtime.catalog, event)
+        return handover is not None and any(
+            isinstance(handover.contract, kind) for kind in self.reactions
+        )
 
     async def react(
         self, runtime: Runtime, event: StoredEvent, conn: Connection

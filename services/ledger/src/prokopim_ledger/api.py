@@ -58,7 +58,7 @@ class NotFound(CommandRejected):
     title = "No such SOP (or version) installed"
 
 
-def ledger_of(request: Request) -> LedgerContext:
+async def ledger_of(request: Request) -> LedgerContext:
     context: LedgerContext = request.app.state.ledger
     return context
 

@@ -8,7 +8,7 @@ from prokopim_kit.runtime import create_service_app
 from .api import router
 from .config import Settings
 from .handlers import on_event
-from .service import SERVICE
+from .service import CASES, SERVICE
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -18,5 +18,6 @@ def create_app(settings: Settings) -> FastAPI:
         router=router,
         settings=settings,
         on_event=on_event,
+        wants=CASES.takes,  # hand-overs only: the rest is acked without a transaction
         description="Recording and coverage: equipment, raw recordings and drafts.",
     )

@@ -9,7 +9,7 @@ from prokopim_kit.runtime import create_service_app
 from .api import router
 from .archive import LocalArchive
 from .config import Settings
-from .handlers import reactions
+from .handlers import reactions, wants
 from .mailer import SmtpMailer
 from .ports import Integrations
 from .website import HttpWebsite
@@ -52,6 +52,7 @@ def create_app(settings: Settings, integrations: Integrations | None = None) -> 
         router=router,
         settings=settings,
         on_event=reactions(integrations, settings.delivery_attempts),
+        wants=wants,
         migrations=publishing_migrations(),
         description=DESCRIPTION,
     )

@@ -10,13 +10,13 @@ from prokopim_kit.runtime import Runtime, runtime_of
 from .ports import Integrations
 
 
-def integrations_of(request: Request) -> Integrations:
+async def integrations_of(request: Request) -> Integrations:
     """The adapters of this process (set by `create_app`)."""
     integrations: Integrations = request.app.state.integrations
     return integrations
 
 
-def outlet_managers_of(request: Request) -> frozenset[str]:
+async def outlet_managers_of(request: Request) -> frozenset[str]:
     """The roles that may manage the media registry (from settings)."""
     managers: frozenset[str] = request.app.state.outlet_managers
     return managers

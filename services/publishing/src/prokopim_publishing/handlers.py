@@ -26,3 +26,10 @@ def reactions(integrations: Integrations, delivery_attempts: int) -> EventReacti
         await CASES.react(runtime, event, conn)
 
     return on_event
+
+
+def wants(runtime: Runtime, event: StoredEvent) -> bool:
+    """Tell whether `reactions` may act on `event` (the consumer acks the rest at once)."""
+    return event.type in (PublicationOrdered.TYPE, RecordingHandedOver.TYPE) or CASES.takes(
+        runtime, event
+    )

@@ -8,6 +8,7 @@ from prokopim_kit.runtime import ServiceSettings, create_service_app
 from .api import router
 from .domain import SERVICE
 from .handlers import on_event
+from .service import CASES
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
@@ -17,5 +18,6 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         router=router,
         settings=settings,
         on_event=on_event,
+        wants=CASES.takes,  # hand-overs only: the rest is acked without a transaction
         description="Review steps: examine, approve or reject drafts (Bandung 8-9, Tangerang 5-6).",
     )

@@ -8,7 +8,7 @@ from prokopim_kit.runtime import ServiceSettings, create_service_app
 from .api import router
 from .booking_api import public as public_router
 from .booking_api import router as booking_router
-from .handlers import on_event
+from .handlers import on_event, wants
 from .invitations import scheduling_migrations
 from .lists import router as lists_router
 
@@ -26,6 +26,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         migrations=scheduling_migrations(),
         settings=settings,
         on_event=on_event,
+        wants=wants,
         description=(
             "Coordinates the schedule, tells the requester and assigns the staff"
             " (SOP step kinds coordinate-schedule, notify-requester, assign-staff)."
