@@ -173,12 +173,8 @@ class ExactlyOnceConsumer:
             await self._dead_letter(raw.subject, raw.data, event, forged, attempt)
             await msg.ack()
             return
-        if not self._wanted(event):
-            await msg.ack()
-            EVENTS_CONSUMED.labels(self.name, event.type, Outcome.SKIPPED).inc()
-            return
         if not telemetry.tracing_active():
-            await self._handle(msg, event, attempt)
+            await self._take(msg, event, attempt)
             return
         # The handler's own appends store this span's context, so the trace goes on.
         with telemetry.tracer().start_as_current_span(
@@ -191,7 +187,18 @@ class ExactlyOnceConsumer:
                 "messaging.message.delivery_count": attempt,
             },
         ):
+            await self._take(msg, event, attempt)
+
+    async def _take(self, msg: NatsMessage, event: StoredEvent, attempt: int) -> None:
+        """Handle an event this consumer may act on; ack one it never would at once (no
+        transaction), counted as `skipped` and, when tracing, still a span of the trace."""
+        if self._wanted(event):
             await self._handle(msg, event, attempt)
+            return
+        await msg.ack()
+        EVENTS_CONSUMED.labels(self.name, event.type, Outcome.SKIPPED).inc()
+        if telemetry.tracing_active():
+            trace.get_current_span().set_attribute("prokopim.consumer.outcome", "skipped")
 
     def _wanted(self, event: StoredEvent) -> bool:
         if self._wants is None:
