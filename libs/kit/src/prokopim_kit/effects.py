@@ -6,8 +6,10 @@ keyed by a stable `effect_id` (uuid5 of the event's id and the target), which is
 idempotency key / Message-ID the outside system sees. Each attempt is counted before the
 call and its outcome committed right after, on a connection of its own, so a crash after
 the call, a client retry or a redelivery finds `sent` (or `failed`) and does not repeat it.
-The one window left is between the outside system's answer and that commit: a crash there
-repeats the call with the same key, which receivers use to drop the repeat.
+If that commit fails (the database away), the process keeps the outcome in memory and a
+redelivery records it without calling again. The one window left is between the outside
+system's answer and that commit when the process dies there: the call is repeated with the
+same key, which receivers use to drop the repeat.
 
 States: `sending` (attempt in flight or interrupted), `sent`, `retrying` (a retry may help:
 the caller raises so the consumer redelivers the event later), `failed` (for good, or after
@@ -62,6 +64,12 @@ class Outcome:
     error: str | None = None
 
 
+# Outcomes this process got from the outside system but could not record yet (the database
+# away as it answered), by (table, effect id): the retry records them instead of calling
+# again. An entry lives until recorded; only effects attempted during an outage add one.
+_unrecorded: dict[tuple[str, UUID], Outcome] = {}
+
+
 def effect_id(cause_event_id: UUID, target: str) -> UUID:
     """The stable id of one effect of an event: its idempotency key."""
     return uuid.uuid5(cause_event_id, target)
@@ -86,6 +94,10 @@ async def deliver_once(
     are used up, otherwise `retrying`. Other exceptions propagate (the row stays `sending`).
     """
     key = effect_id(cause_event_id, target)
+    known = _unrecorded.get((table, key))
+    if known is not None:  # called already: only the record is missing
+        await _record(runtime, table, known)
+        return known
     async with runtime.pool.acquire() as conn:
         row = await conn.fetchrow(
             f"SELECT state, attempts, result, last_error FROM {table} WHERE effect_id = $1", key
@@ -108,23 +120,28 @@ async def deliver_once(
     except retryable as error:
         reason = f"{type(error).__name__}: {error}"
         state = FAILED if permanent(error) or attempts >= attempts_allowed else RETRYING
-        await _finish(runtime, table, key, state, attempts, reason, None)
-        return Outcome(key, state, attempts, None, reason)
-    await _finish(runtime, table, key, SENT, attempts, None, result)
-    return Outcome(key, SENT, attempts, result, None)
+        outcome = Outcome(key, state, attempts, None, reason)
+    else:
+        outcome = Outcome(key, SENT, attempts, result, None)
+    _unrecorded[(table, key)] = outcome
+    await _record(runtime, table, outcome)
+    return outcome
 
 
-async def _finish(
-    runtime: Runtime,
-    table: str,
-    key: UUID,
-    state: str,
-    attempts: int,
-    error: str | None,
-    result: str | None,
-) -> None:
+async def _record(runtime: Runtime, table: str, outcome: Outcome) -> None:
+    """Commit an outcome to the delivery record; on failure it stays in memory and the
+    error propagates (the consumer retries the event, and the retry records it)."""
     async with runtime.pool.acquire() as conn:
-        await _update(conn, table, key, state, attempts, error, result)
+        await _update(
+            conn,
+            table,
+            outcome.effect_id,
+            outcome.state,
+            outcome.attempts,
+            outcome.error,
+            outcome.result,
+        )
+    _unrecorded.pop((table, outcome.effect_id), None)
 
 
 async def _update(
