@@ -37,12 +37,12 @@ from prokopim_console.accounts import add_user, console_migrations
 from prokopim_devstack.infra import running_infra
 from prokopim_events.migrations import backbone_migrations, migrate
 from prokopim_events.store import EventStore
-from prokopim_ledger.calendar import WorkingCalendar
 from prokopim_ledger.projection import ledger_migrations
 from prokopim_ledger.rebuild import rebuild
 from prokopim_ledger.samples import append_case, sample_case
 from prokopim_ledger.sql_config import ensure_for_store
 from prokopim_sop import load_catalog
+from prokopim_sop.calendar import WorkingCalendar
 from prokopim_testing.ports import free_port
 
 TARGET_P95_MS = 300.0

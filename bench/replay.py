@@ -39,11 +39,11 @@ from prokopim_events.chain import chain, content_digest
 from prokopim_events.db import connect, create_pool
 from prokopim_events.migrations import backbone_migrations, migrate
 from prokopim_events.store import EventStore
-from prokopim_ledger.calendar import WorkingCalendar
 from prokopim_ledger.projection import ledger_migrations
 from prokopim_ledger.rebuild import rebuild
 from prokopim_ledger.samples import Planned, sample_case
 from prokopim_sop import load_catalog
+from prokopim_sop.calendar import WorkingCalendar
 
 START = datetime(2025, 1, 6, 8, 0, tzinfo=ZoneInfo("Asia/Jakarta"))
 SOPS = ("bdg-setda-010-2024", "tgr-58-2025")

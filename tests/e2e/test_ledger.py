@@ -25,10 +25,10 @@ from prokopim_cli.flows import run_case
 from prokopim_cli.trail import case_history
 from prokopim_events.db import connect
 from prokopim_kit.auth import issue_token
-from prokopim_ledger.calendar import WorkingCalendar
 from prokopim_ledger.rebuild import snapshot
 from prokopim_ledger.report import percentile
 from prokopim_sop import load_catalog
+from prokopim_sop.calendar import WorkingCalendar
 
 from .conftest import System
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from email import message_from_bytes, policy
-from email.message import Message
+from email.message import EmailMessage, Message
 from typing import Any
 
 import httpx
 import icalendar
 import pytest
+from aiosmtpd.smtp import Envelope
 from prokopim_cli.flows import CaseRun, run_case
 from prokopim_cli.trail import case_history
 from prokopim_sop import load_catalog
@@ -55,6 +57,19 @@ async def mailed_history(database_url: str, case_id: str) -> list[Any]:
     raise AssertionError(f"requester mails never recorded: {steps_of(history)}")
 
 
+STATUS_LINK = re.compile(r"Status permohonan / request status: (\S+)")
+
+
+def text_of(envelope: Envelope) -> str:
+    """The plain-text body of a received mail."""
+    mail = message_from_bytes(envelope.original_content or b"", policy=policy.default)
+    assert isinstance(mail, EmailMessage)
+    body = mail.get_body(("plain",))
+    assert body is not None
+    content: str = body.get_content()
+    return content
+
+
 def calendar_in(part: Message) -> icalendar.Calendar:
     """The calendar attached as this MIME part."""
     payload = part.get_payload(decode=True)
@@ -83,6 +98,16 @@ async def test_bandung_with_a_rejection_at_each_review_level(
     (invite,) = calendar.walk("VEVENT")
     assert str(calendar["METHOD"]) == "REQUEST" and invite.decoded("SEQUENCE") == 0
     assert str(invite["UID"]) == f"{run.case_id}@prokopim"
+    # both mails (scheduling's invitation, publishing's notice) link the same status page,
+    # which scheduling serves: the case ended, so nothing is expected any more
+    links = {link for m in box.messages for link in STATUS_LINK.findall(text_of(m))}
+    (link,) = links
+    assert link.startswith(f"{system.running.urls['scheduling']}/status/{run.case_id}/")
+    async with httpx.AsyncClient() as http:
+        page = await http.get(link)
+    assert page.status_code == 200, page.text
+    assert "Rekaman diserahkan kepada pemohon" in page.text
+    assert "Semua tahapan telah selesai." in page.text
     history = [e for e in history if e.type not in REQUESTER_MAILS]
 
     assert steps_of(history) == [

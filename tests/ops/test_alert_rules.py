@@ -84,10 +84,10 @@ def exported_metric_names() -> set[str]:
     import prokopim_events.metrics
     import prokopim_kit.metrics
     import prokopim_kit.ops_metrics
-    from prokopim_ledger.calendar import WorkingCalendar
-    from prokopim_ledger.config import CalendarSettings
+    from prokopim_kit.office_calendar import CalendarSettings
     from prokopim_ledger.metrics import ledger_metrics
     from prokopim_sop import load_catalog
+    from prokopim_sop.calendar import WorkingCalendar
 
     assert prokopim_events.metrics and prokopim_kit.metrics and prokopim_kit.ops_metrics
     calendar: WorkingCalendar = CalendarSettings().calendar()

@@ -43,7 +43,7 @@ def replay(
 
 
 async def _replay(database_url: str, console: Console) -> RebuildStats:
-    from prokopim_ledger.config import CalendarSettings
+    from prokopim_kit.office_calendar import CalendarSettings
     from prokopim_ledger.projection import ledger_migrations
     from prokopim_ledger.rebuild import rebuild
 

@@ -101,6 +101,8 @@ def start_system(
 
     # where each service is (the console calls them all: INTAKE_URL, ..., LEDGER_URL)
     service_urls = {f"{name.upper()}_URL": url for name, url in system.urls.items()}
+    # the requester's status page (scheduling's /status) as the mails link it
+    service_urls["STATUS_PAGE_URL"] = base_env.get("STATUS_PAGE_URL", system.urls["scheduling"])
     try:
         relay_env = {**base_env, **own.get("relay", {}), **identity("relay")}
         start_process(system, "relay", [_executable("prokopim-relay")], relay_env, log_dir)

@@ -16,11 +16,11 @@ from prokopim_events.topology import Topology
 from prokopim_kit.auth import issue_token
 from prokopim_kit.runtime import Runtime
 from prokopim_ledger.app import create_app
-from prokopim_ledger.calendar import WorkingCalendar
 from prokopim_ledger.config import Settings
 from prokopim_ledger.rebuild import rebuild
 from prokopim_ledger.samples import append_case, sample_case
 from prokopim_sop import load_catalog
+from prokopim_sop.calendar import WorkingCalendar
 
 pytestmark = pytest.mark.integration
 

@@ -14,11 +14,11 @@ import pytest
 from prokopim_events.db import create_pool
 from prokopim_events.migrations import migrate
 from prokopim_events.store import EventStore
-from prokopim_ledger.calendar import WorkingCalendar
 from prokopim_ledger.projection import PROJECTIONS, ledger_migrations, project_event
 from prokopim_ledger.rebuild import rebuild, snapshot
 from prokopim_ledger.samples import append_case, sample_case
 from prokopim_sop import load_catalog
+from prokopim_sop.calendar import WorkingCalendar
 
 pytestmark = pytest.mark.integration
 

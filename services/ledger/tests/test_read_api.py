@@ -15,11 +15,11 @@ from prokopim_devstack.infra import Infra
 from prokopim_events.topology import Topology
 from prokopim_kit.auth import issue_token
 from prokopim_ledger.app import create_app
-from prokopim_ledger.calendar import WorkingCalendar
 from prokopim_ledger.config import Settings
 from prokopim_ledger.handlers import on_event
 from prokopim_ledger.samples import append_case, sample_case
 from prokopim_sop import load_catalog
+from prokopim_sop.calendar import WorkingCalendar
 
 pytestmark = pytest.mark.integration
 

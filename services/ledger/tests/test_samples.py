@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from prokopim_events.contracts import CONTRACTS, StepCompleted, parse
-from prokopim_ledger.calendar import WorkingCalendar
 from prokopim_ledger.samples import sample_case
 from prokopim_sop import load_catalog
+from prokopim_sop.calendar import WorkingCalendar
 
 pytestmark = pytest.mark.unit
 

@@ -7,9 +7,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from prokopim_ledger.calendar import WorkingCalendar
 from prokopim_ledger.sla import CaseSla, Fact, Status, fold_case, status_of
 from prokopim_sop import load_catalog
+from prokopim_sop.calendar import WorkingCalendar
 
 pytestmark = pytest.mark.unit
 

@@ -21,7 +21,6 @@ from prokopim_events.db import Connection, create_pool
 from prokopim_events.migrations import migrate
 from prokopim_events.store import EventStore
 from prokopim_ledger import sla_sql
-from prokopim_ledger.calendar import WorkingCalendar
 from prokopim_ledger.fold import HIGHEST, LOWEST, fold_cases, read_case
 from prokopim_ledger.projection import FACT_QUERY, fact_from_row, ledger_migrations
 from prokopim_ledger.rebuild import rebuild
@@ -30,6 +29,7 @@ from prokopim_ledger.sla import AT_RISK_SHARE, CaseSla, Fact, fold_case, status_
 from prokopim_ledger.sla_sql import status_sql
 from prokopim_ledger.sql_config import ensure_for_store, ensure_sla_config
 from prokopim_sop import Sop, load_catalog
+from prokopim_sop.calendar import WorkingCalendar
 
 pytestmark = pytest.mark.integration
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -21,6 +22,7 @@ from prokopim_events.contracts import (
 )
 from prokopim_events.topology import Topology
 from prokopim_kit import commands
+from prokopim_kit.status_links import link_key, status_token
 from prokopim_publishing import effects, notices
 
 from .conftest import Inbox, SmtpServer, WebsiteStub
@@ -209,6 +211,13 @@ async def test_the_hand_over_notice_is_mailed_to_the_requester_once(
     assert mail.recipients == ["req@dpkp.example"]
     assert mail.message["Message-ID"] == recorded.data["message_id"]
     assert "2026-03-14_peresmian-taman-kota" in mail.message["Subject"]
+    # the link to the requester's status page, under the key scheduling checks it with
+    key = link_key(svc.app.state.runtime.settings)
+    assert key is not None
+    body = mail.message.get_body(("plain",))
+    assert body is not None
+    link = f"http://127.0.0.1:8002/status/{case_id}/{status_token(key, UUID(str(case_id)))}"
+    assert f"Status permohonan / request status: {link}" in body.get_content()
 
     events = await svc.events(f"publishing-{case_id}")
     handed = next(e for e in events if e.type == "prokopim.publishing.recording-handed-over.v1")

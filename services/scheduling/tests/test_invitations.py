@@ -131,6 +131,13 @@ async def test_step_4_mails_the_requester_one_parseable_invitation(
     assert event.decoded("DTSTART") == WHEN
     assert str(event["LOCATION"]) == "Balai Kota"
     assert str(event["ATTENDEE"]) == "mailto:req@example.org"
+    # the mail links the requester's status page, which opens without a login
+    link = await service.post(case_id, "status-link", "ka-tim-dokpim", {})
+    assert link.status_code == 200, link.text
+    body = message.get_body(("plain",))
+    assert body is not None
+    expected = f"Status permohonan / request status: http://127.0.0.1:8002{link.json()['path']}"
+    assert expected in body.get_content()
 
     # the notification delivered again (past the consumer's dedupe): nothing more is mailed
     events = await service.stream(case_id)

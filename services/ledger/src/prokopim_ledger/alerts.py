@@ -22,8 +22,8 @@ from prokopim_events.contracts import Assignment, SlaAtRisk, SlaBreached, SlaThr
 from prokopim_events.db import Connection
 from prokopim_events.envelope import Actor, NewEvent
 from prokopim_events.store import EventStore
+from prokopim_sop.calendar import WorkingCalendar
 
-from .calendar import WorkingCalendar
 from .metrics import LedgerMetrics
 from .sla import AT_RISK_SHARE, BREACH_SHARE, Attempt, Status
 

@@ -2,46 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import time
 from pathlib import Path
 
+from prokopim_kit.office_calendar import CalendarSettings
 from prokopim_kit.runtime import ServiceSettings
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .calendar import JAKARTA, WorkingCalendar, parse_days
 from .integrity import IntegritySettings
-
-
-class CalendarSettings(BaseSettings):
-    """The office's working-time calendar (env LEDGER_OFFICE_OPENS, LEDGER_WORKING_DAYS, ...)."""
-
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
-
-    ledger_timezone: str = JAKARTA
-    ledger_office_opens: time = Field(default=time(8, 0), description="e.g. 07:30")
-    ledger_office_closes: time = Field(default=time(16, 0), description="e.g. 16:00")
-    ledger_working_days: str = Field(
-        default="0,1,2,3,4", description="weekday numbers, Monday=0 (comma-separated)"
-    )
-    ledger_collective_leave: str = Field(
-        default="", description="extra cuti bersama dates, comma-separated ISO dates"
-    )
-    ledger_package_collective_leave: bool = Field(
-        default=True, description="also skip the joint leave days the holidays package knows"
-    )
-
-    def calendar(self) -> WorkingCalendar:
-        """Return the working-time calendar these settings describe."""
-        days = frozenset(int(d) for d in self.ledger_working_days.split(",") if d.strip())
-        return WorkingCalendar(
-            timezone=self.ledger_timezone,
-            opens=self.ledger_office_opens,
-            closes=self.ledger_office_closes,
-            working_days=days,
-            collective_leave=parse_days(self.ledger_collective_leave),
-            package_collective_leave=self.ledger_package_collective_leave,
-        )
 
 
 class Settings(ServiceSettings, CalendarSettings):

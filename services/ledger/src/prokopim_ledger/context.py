@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from prokopim_sop.calendar import WorkingCalendar
+
 from .alerts import Clock
-from .calendar import WorkingCalendar
 from .metrics import LedgerMetrics
 
 

@@ -14,9 +14,9 @@ from uuid import UUID
 import asyncpg
 from prokopim_events.db import Connection
 from prokopim_sop import SopCatalog
+from prokopim_sop.calendar import WorkingCalendar
 
 from .alerts import attempt_from_row
-from .calendar import WorkingCalendar
 from .sla import CaseSla
 from .sla_sql import status_sql
 from .sql_config import ensure_sla_config

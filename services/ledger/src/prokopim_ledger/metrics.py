@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prokopim_sop import SopCatalog
+from prokopim_sop.calendar import WorkingCalendar
 from prometheus_client import Counter, Gauge, Histogram
 
-from .calendar import WorkingCalendar
 from .sla import AT_RISK_SHARE, standard_seconds
 
 

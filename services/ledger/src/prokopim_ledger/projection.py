@@ -15,8 +15,8 @@ import asyncpg
 from prokopim_events.db import Connection
 from prokopim_events.migrations import Migration, package_migrations
 from prokopim_sop import SopCatalog
+from prokopim_sop.calendar import WorkingCalendar
 
-from .calendar import WorkingCalendar
 from .fold import refold_case
 from .sla import CaseSla, Fact
 

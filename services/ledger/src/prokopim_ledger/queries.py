@@ -8,10 +8,10 @@ from uuid import UUID
 
 from prokopim_events.db import Connection
 from prokopim_sop import Sop, SopCatalog
+from prokopim_sop.calendar import WorkingCalendar
 from prokopim_sop.errors import UnknownStep
 
 from .alerts import attempt_from_row
-from .calendar import WorkingCalendar
 from .report import MonitoringReport, Run, monitoring_report
 from .sla import Attempt, standard_seconds, status_of
 

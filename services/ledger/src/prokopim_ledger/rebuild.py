@@ -25,8 +25,8 @@ from uuid import UUID
 import asyncpg
 from prokopim_events.db import Connection
 from prokopim_sop import SopCatalog
+from prokopim_sop.calendar import WorkingCalendar
 
-from .calendar import WorkingCalendar
 from .fold import ATTEMPT_SELECT, CASE_ROWS, FOLD_FROM_SOURCE, HIGHEST, LOWEST, fold_cases
 from .projection import (
     ATTEMPT_COLUMNS,

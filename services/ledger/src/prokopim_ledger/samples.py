@@ -16,8 +16,8 @@ from typing import Any
 from prokopim_events.envelope import Actor, NewEvent
 from prokopim_events.store import EventStore
 from prokopim_sop import Sop, StepKind
+from prokopim_sop.calendar import WorkingCalendar
 
-from .calendar import WorkingCalendar
 from .sla import standard_seconds
 
 Planned = tuple[str, NewEvent]  # (stream, event)

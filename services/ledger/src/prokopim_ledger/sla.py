@@ -19,9 +19,8 @@ from enum import StrEnum
 from typing import NamedTuple
 from uuid import UUID
 
-from prokopim_sop import Sop, SopCatalog
-
-from .calendar import WorkingCalendar
+from prokopim_sop import Sop, SopCatalog, due
+from prokopim_sop.calendar import WorkingCalendar
 
 # The SLA thresholds, as shares of a step's standard working time: the one definition the
 # Python fold, the SQL fold (sla_sql.py), the live alerts and the metrics all read.
@@ -131,10 +130,7 @@ class CaseSla:
 
 def standard_seconds(sop: Sop, step: int, calendar: WorkingCalendar) -> float:
     """Return a step's standard time in working seconds (a day is one office day)."""
-    standard = sop.step(step).standard
-    if standard.minutes is not None:
-        return standard.minutes * 60.0
-    return (standard.working_days or 0) * calendar.day_seconds
+    return due.standard_seconds(sop.step(step), calendar)
 
 
 def sop_standard_seconds(sop: Sop, calendar: WorkingCalendar) -> float:

@@ -20,9 +20,9 @@ from datetime import date, datetime, time, timedelta
 import holidays
 from prokopim_events.db import Connection
 from prokopim_sop import SopCatalog
+from prokopim_sop.calendar import WorkingCalendar
 
 from . import sla_sql
-from .calendar import WorkingCalendar
 from .sla import sop_standard_seconds, standard_seconds
 
 # SQLSTATE of the fold's refusal to measure a fact on a day the calendar table lacks

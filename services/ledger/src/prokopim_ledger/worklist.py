@@ -19,9 +19,9 @@ from uuid import UUID
 from prokopim_events.db import Connection
 from prokopim_kit.errors import InvalidCommand
 from prokopim_sop import SopCatalog
+from prokopim_sop.calendar import WorkingCalendar
 from prokopim_sop.errors import SopError
 
-from .calendar import WorkingCalendar
 from .sla import Status, status_of
 
 CASE_COLUMNS = (

@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from prokopim_kit.runtime import ServiceSettings
+from prokopim_kit.status_links import StatusLinkSettings
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 DEFAULT_OUTLET_MANAGERS = frozenset({"kepala-bagian", "ka-bagian"})
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, StatusLinkSettings):
     """Everything the publishing service reads from its environment."""
 
     port: int = Field(default=8005, ge=1, le=65535, description="PORT (publishing: 8005)")

@@ -25,6 +25,7 @@ from prokopim_events.envelope import StoredEvent
 from prokopim_kit import effects
 from prokopim_kit.commands import append, to_new_events
 from prokopim_kit.runtime import Runtime
+from prokopim_kit.status_links import status_url
 
 from .mailer import MailRefused
 from .ports import Integrations
@@ -33,8 +34,10 @@ TABLE = "publishing_deliveries"
 TARGET = "requester"
 
 
-def notice(handed: RecordingHandedOver, sender: str, message_id: str) -> EmailMessage:
-    """The hand-over notice to the requester."""
+def notice(
+    handed: RecordingHandedOver, sender: str, message_id: str, status_link: str | None = None
+) -> EmailMessage:
+    """The hand-over notice to the requester (with the link to the case's status page)."""
     recipient = handed.recipient
     assert recipient.email is not None
     message = EmailMessage()
@@ -48,6 +51,7 @@ def notice(handed: RecordingHandedOver, sender: str, message_id: str) -> EmailMe
         f"Rekaman kegiatan telah diserahterimakan (draft versi {handed.draft_version}).\n"
         f"The recording was handed over (draft version {handed.draft_version}).\n\n"
         f"Arsip / archive: {handed.archive_name}\n"
+        + (f"\nStatus permohonan / request status: {status_link}\n" if status_link else "")
     )
     return message
 
@@ -68,7 +72,9 @@ async def on_handover(
     message_id = f"<{effects.effect_id(event.event_id, TARGET)}@prokopim>"
 
     async def send(_: UUID) -> str:
-        await integrations.mailer.send_one(notice(handed, integrations.mailer.sender, message_id))
+        link = status_url(runtime.settings, handed.case_id)
+        mail = notice(handed, integrations.mailer.sender, message_id, link)
+        await integrations.mailer.send_one(mail)
         return message_id
 
     outcome = await effects.deliver_once(

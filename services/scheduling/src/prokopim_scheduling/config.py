@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
+from prokopim_kit.office_calendar import CalendarSettings
 from prokopim_kit.runtime import ServiceSettings
+from prokopim_kit.status_links import StatusLinkSettings
 from pydantic import Field
 
 from .booking_config import BookingSettings
-from .status_page import StatusSettings
 
 
-class Settings(ServiceSettings, BookingSettings, StatusSettings):
+class Settings(ServiceSettings, BookingSettings, StatusLinkSettings, CalendarSettings):
     """Read from the environment: DATABASE_URL, NATS_URL, JWT_SECRET, ..., HOST, PORT."""
 
     port: int = Field(default=8002, ge=1, le=65535, description="PORT (scheduling: 8002)")

@@ -35,6 +35,7 @@ from prokopim_events.migrations import Migration, package_migrations
 from prokopim_kit import effects
 from prokopim_kit.commands import append, to_new_events
 from prokopim_kit.runtime import Runtime
+from prokopim_kit.status_links import status_url
 
 from .config import Settings
 
@@ -242,7 +243,9 @@ async def send_invitation(
         mail["Message-ID"] = message_id
         mail["X-Prokopim-Case"] = str(case_id)
         when = starts_at.isoformat(timespec="minutes")
-        mail.set_content(f"{message}\n\n{summary}\n{when}\n{location}\n".lstrip())
+        link = status_url(settings, case_id)
+        status = f"\nStatus permohonan / request status: {link}\n" if link else ""
+        mail.set_content(f"{message}\n\n{summary}\n{when}\n{location}\n{status}".lstrip())
         mail.add_attachment(
             ics,
             maintype="text",

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from prokopim_ledger.calendar import WorkingCalendar, parse_days
+from prokopim_sop.calendar import WorkingCalendar, parse_days
 
 pytestmark = pytest.mark.unit
 
