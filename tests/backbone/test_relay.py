@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import cast
 
 import asyncpg
+import nats.js.errors
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -436,6 +437,42 @@ async def _at_least(js: JetStreamContext, topology: Topology, count: int) -> boo
 
 async def _logged(relay: RelayProcess, text: str) -> bool:
     return text in relay.log_text()
+
+
+async def test_a_deleted_service_durable_is_recreated_and_replays_the_stream(
+    store: EventStore,
+    database_url: str,
+    nats_client: NatsClient,
+    topology: Topology,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    """Issue 12: a deleted durable left its service's cases stuck for good. Only an operator
+    may still delete one (tests/security/test_bus.py); the relay puts it back, unread."""
+    js = nats_client.jetstream()
+    stop = asyncio.Event()
+    relay = Relay(store, js, topology, dsn=database_url, name=RELAY_NAME, stream_check_interval=0.2)
+    task = asyncio.create_task(relay.run(stop))
+    durable = Topology.durable("review")
+    try:
+        await append_many(store, new_event, 3, prefix="d", writers=1, streams_per_writer=1)
+        await wait_until(lambda: _at_least(js, topology, 3), "3 published", 20)
+        await js.delete_consumer(topology.stream, durable)
+
+        async def recreated() -> bool:
+            assert not task.done(), task
+            try:
+                await js.consumer_info(topology.stream, durable)
+            except nats.js.errors.NotFoundError:
+                return False
+            return True
+
+        await wait_until(recreated, f"{durable} exists again", 30)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    info = await js.consumer_info(topology.stream, durable)
+    assert info.num_pending == 3 and info.delivered.stream_seq == 0  # the service replays all
 
 
 async def test_a_deleted_and_recreated_stream_is_rebuilt_from_the_store(

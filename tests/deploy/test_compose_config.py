@@ -289,3 +289,18 @@ def test_make_env_covers_every_required_variable() -> None:
     values = dict(line.split("=", 1) for line in made.splitlines() if "=" in line)
     assert set(values) == required
     assert len(set(values.values())) == len(values)  # each one its own
+
+
+def test_docs_security_names_every_secret_compose_requires() -> None:
+    """docs/security.md says what each credential can do: none may be missing from it."""
+    text = (ROOT / "docs" / "security.md").read_text()
+    credentials = text.split("## Credentials and what each can do", 1)[1].split("\n## ", 1)[0]
+    generic = {
+        f"PROKOPIM_DB_PASSWORD_{p.upper()}": "PROKOPIM_DB_PASSWORD_<PROCESS>" for p in PROCESSES
+    }
+    generic |= {
+        f"NATS_{s.upper()}_PASSWORD": "NATS_<SERVICE>_PASSWORD"
+        for s in ("intake", "scheduling", "production", "review", "publishing", "ledger")
+    }
+    missing = sorted(name for name in SECRETS if f"`{generic.get(name, name)}`" not in credentials)
+    assert missing == []

@@ -152,6 +152,15 @@ async def test_bandung_with_a_rejection_at_each_review_level(
     final = await system.driver.case_view("publishing", run.case_id, "ka-bagian")
     assert final is not None and final["awaiting_step"] is None
 
+    # Requester contacts only for the roles of requester steps (issue 12, item 5), in every
+    # service's view of the case: the editor sees the requester's name, not the address.
+    for service in ("intake", "scheduling", "production", "review", "publishing"):
+        hidden = await system.driver.case_view(service, run.case_id, "penata-liputan")
+        assert hidden is not None and "Dinas Komunikasi" in str(hidden), service
+        assert "req@example.org" not in str(hidden), service
+    shown = await system.driver.case_view("scheduling", run.case_id, "koordinator-kpp")
+    assert "req@example.org" in str(shown)
+
 
 async def test_tangerang_with_two_rejections_publishes_and_emails_active_outlets(
     system: System, mailbox: tuple[Mailbox, int], website: Website

@@ -108,3 +108,27 @@ async def test_passwords_are_stored_as_argon2id(database_url: str) -> None:
             await add_user(conn, "ani", "ka-bagian", "short")
     finally:
         await conn.close()
+
+
+async def test_a_form_over_the_body_limit_is_413_before_it_is_parsed(
+    app_client: httpx.AsyncClient,
+) -> None:
+    """The sign-in form is read before anyone is signed in: MAX_BODY_BYTES bounds it too."""
+    token = await _login_form(app_client)
+    oversized = {"username": "siti", "password": "x" * (2 * 1024 * 1024), "csrf": token}
+    response = await app_client.post("/login", data=oversized)
+    assert response.status_code == 413
+    assert response.json()["error"] == "request_too_large"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield f"csrf={token}&username=siti&password=".encode()
+        for _ in range(40):
+            yield b"x" * 65536
+
+    chunked = await app_client.post(
+        "/login",
+        content=chunks(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert "content-length" not in chunked.request.headers
+    assert chunked.status_code == 413

@@ -15,6 +15,7 @@ from prokopim_events.db import create_pool
 from prokopim_events.migrations import migrate
 from prokopim_events.telemetry import flush_tracing
 from prokopim_events.topology import Topology
+from prokopim_kit.limits import BodyLimitMiddleware
 from prokopim_kit.metrics import add_metrics
 from prokopim_kit.telemetry import instrument_app
 
@@ -75,6 +76,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(office.router)
     add_metrics(app, SERVICE)
+    # Forms are read before anyone is signed in (the sign-in form itself): bounded first.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     if console.oidc is not None:
         from starlette.middleware.sessions import SessionMiddleware
 
