@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -164,3 +164,28 @@ async def test_timeline_across_services_and_unknown_case(seeded: Seeded) -> None
     )
     assert unknown.status_code == 404
     assert (await seeded.client.get("/worklist")).status_code == 401
+
+
+async def test_search_by_activity_date_finds_exactly_that_days_cases(seeded: Seeded) -> None:
+    everyone = await _all_pages(seeded.client, "/cases", "ketua-tim")
+    day = date.fromisoformat(everyone[0]["activity_date"])
+    for when in (day, day + timedelta(days=1)):
+        expected = {i["case_id"] for i in everyone if i["activity_date"] == when.isoformat()}
+        url = f"/cases?activity_date={when.isoformat()}&limit=1"
+        found = await _all_pages(seeded.client, url, "ketua-tim")
+        assert {item["case_id"] for item in found} == expected
+        assert len(expected) == (len(everyone) if when == day else 0)  # the samples' one day
+    bad = await seeded.client.get("/cases?activity_date=besok", headers=_token("ketua-tim"))
+    assert bad.status_code == 422 and "activity_date" in bad.text
+
+
+async def test_worklist_of_one_person_lists_the_steps_assigned_to_them(seeded: Seeded) -> None:
+    every = await _all_pages(seeded.client, "/worklist?all_roles=true", "ketua-tim")
+    people = {person for item in every for person in item["assignees"]}
+    assert people, "no open step of the sample cases is assigned to anyone"
+    for person in people:
+        mine = await _all_pages(
+            seeded.client, f"/worklist?all_roles=true&assignee={person}&limit=1", "ketua-tim"
+        )
+        expected = {item["case_id"] for item in every if person in item["assignees"]}
+        assert {item["case_id"] for item in mine} == expected
