@@ -189,3 +189,35 @@ async def test_worklist_of_one_person_lists_the_steps_assigned_to_them(seeded: S
         )
         expected = {item["case_id"] for item in every if person in item["assignees"]}
         assert {item["case_id"] for item in mine} == expected
+
+
+def _same_shape(example: Any, real: Any, where: str) -> None:
+    """Assert the example has the real answer's members, recursively (a list by its first
+    item; event data is free). OpenAPI leaves out an example's nulls: a member the real
+    answer has as null may be missing from the example."""
+    if isinstance(example, dict) and isinstance(real, dict):
+        assert set(example) <= set(real), f"{where}: not answered: {set(example) - set(real)}"
+        shown = {k for k, v in real.items() if v is not None}
+        assert shown <= set(example), f"{where}: not in the example: {shown - set(example)}"
+        for key in set(example) & set(real) - {"data"}:
+            _same_shape(example[key], real[key], f"{where}.{key}")
+    elif isinstance(example, list) and isinstance(real, list) and example and real:
+        _same_shape(example[0], real[0], f"{where}[0]")
+
+
+async def test_every_read_route_shows_an_example_shaped_like_its_answer(seeded: Seeded) -> None:
+    waiting = next(iter(seeded.open_cases))
+    real_urls = {
+        "/sops": "/sops",
+        "/sops/{sop_id}": "/sops/tgr-58-2025",
+        "/worklist": "/worklist?all_roles=true",
+        "/cases": "/cases",
+        "/cases/{case_id}/timeline": f"/cases/{waiting}/timeline",
+        "/position": "/position",
+    }
+    spec = (await seeded.client.get("/openapi.json")).json()
+    for path, url in real_urls.items():
+        answer = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        assert "example" in answer, f"GET {path} has no example"
+        real = (await seeded.client.get(url, headers=_token("ketua-tim"))).json()
+        _same_shape(answer["example"], real, path)
