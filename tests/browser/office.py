@@ -99,6 +99,7 @@ class Desk:
                 break
         assert expected <= reached, f"{name}: not reachable by Tab: {expected - reached}"
         assert not unseen, f"{name}: focus not visible on {unseen}"
+        await page.evaluate("document.activeElement && document.activeElement.blur()")
 
     async def do_step(self, case_id: str, sop: Sop, step: Step, *, reject: bool = False) -> Any:
         """Carry out `step` of the case through its form, as the step's role."""
