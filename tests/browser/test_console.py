@@ -111,6 +111,10 @@ async def test_bandung_from_request_to_archive_with_a_rejection_at_each_level(
     timeline = await archivist.inner_text("#timeline")
     assert "recording-archived" in timeline
     assert timeline.count("draft-rejected") == 2
+    files = await archivist.inner_text("#files-list")
+    # the references typed into the forms: the request's letter, a later step's input
+    assert "ref://surat/800-123.pdf" in files
+    assert any(f"ref://arsip/{s.number}/" in files for s in sop.steps if s.inputs), files
     drafts = await archivist.inner_text("#drafts-h + table")
     assert "Perbaiki (langkah 8)" in drafts and "Perbaiki (langkah 9)" in drafts
     await desk.look(archivist, "case-archived")
