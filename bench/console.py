@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -32,11 +33,14 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
+import nats
 from prokopim_cli.system import RunningSystem, _executable, start_process, wait_ready
 from prokopim_console.accounts import add_user, console_migrations
 from prokopim_devstack.infra import running_infra
 from prokopim_events.migrations import backbone_migrations, migrate
+from prokopim_events.provisioning import provision_bus
 from prokopim_events.store import EventStore
+from prokopim_events.topology import Topology
 from prokopim_ledger.projection import ledger_migrations
 from prokopim_ledger.rebuild import rebuild
 from prokopim_ledger.samples import append_case, sample_case
@@ -127,7 +131,11 @@ async def main(cases: int, requests: int, keep: bool) -> None:
         await admin.execute(f'CREATE DATABASE "{name}"')
         database_url = infra.database_url.rpartition("/")[0] + f"/{name}"
         system = RunningSystem(urls={})
+        # the ledger waits for its durable, which the relay (not run here) creates: do it
+        topology = Topology(namespace=f"bench{uuid.uuid4().hex[:6]}")
+        bus = await nats.connect(infra.nats_url)
         try:
+            await provision_bus(bus.jetstream(), topology)
             conn = await asyncpg.connect(database_url)
             await migrate(conn, backbone_migrations())
             await conn.close()
@@ -139,7 +147,7 @@ async def main(cases: int, requests: int, keep: bool) -> None:
                 **os.environ,
                 "DATABASE_URL": database_url,
                 "NATS_URL": infra.nats_url,
-                "PROKOPIM_NAMESPACE": f"bench{uuid.uuid4().hex[:6]}",
+                "PROKOPIM_NAMESPACE": topology.namespace,
                 "JWT_SECRET": secrets.token_urlsafe(40),
                 "LEDGER_URL": f"http://127.0.0.1:{ports['ledger']}",
                 "LOG_LEVEL": "WARNING",
@@ -157,6 +165,10 @@ async def main(cases: int, requests: int, keep: bool) -> None:
             figures = await measure(system.urls["console"], ids, requests)
         finally:
             await asyncio.to_thread(system.stop)
+            for stream in (topology.stream, topology.dead_letter_stream):
+                with contextlib.suppress(Exception):  # never created
+                    await bus.jetstream().delete_stream(stream)
+            await bus.close()
             if not keep:
                 await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()

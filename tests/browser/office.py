@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prokopim_sop import Step, StepKind
+from prokopim_sop import Sop, Step, StepKind
 
 AXE_RUN = """async () => {
   const result = await axe.run(document, {resultTypes: ['violations']});
@@ -15,6 +15,30 @@ AXE_RUN = """async () => {
     .map(v => ({id: v.id, impact: v.impact, help: v.help,
                 nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
 }"""
+# What a keyboard user can reach: every visible control (a radio group is one tab stop).
+# Elements are named by what they are, not by identity, so a live refresh of the page
+# while the keys are pressed does not lose them.
+KEYS_NAME = """(el) => {
+  if (!el || el === document.body) return null;
+  if (el.type === 'radio') return 'radio ' + el.name;
+  return [el.tagName.toLowerCase(), el.id, el.getAttribute('name') || '',
+          el.getAttribute('href') || '', (el.textContent || '').trim().slice(0, 40)].join('|');
+}"""
+KEYS_EXPECTED = f"""() => {{
+  const name = {KEYS_NAME};
+  const selector = 'a[href], button, input:not([type=hidden]), select, textarea, [tabindex]';
+  return [...new Set([...document.querySelectorAll(selector)]
+    .filter(el => !el.disabled && el.getClientRects().length > 0)
+    .map(name))];
+}}"""
+KEYS_FOCUSED = f"""() => {{
+  const el = document.activeElement;
+  const name = ({KEYS_NAME})(el);
+  if (name === null) return null;
+  const style = getComputedStyle(el);
+  const visible = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+  return [name, visible];
+}}"""
 
 
 @dataclass
@@ -55,8 +79,29 @@ class Desk:
         await page.add_script_tag(content=self.axe)
         violations = await page.evaluate(AXE_RUN)
         assert violations == [], f"{name}: {violations}"
+        await self.keyboard(page, name)
 
-    async def do_step(self, case_id: str, step: Step, *, reject: bool = False) -> Any:
+    async def keyboard(self, page: Any, name: str) -> None:
+        """Tab through the page: every control is reached and shows where the focus is."""
+        expected = set(await page.evaluate(KEYS_EXPECTED))
+        reached: set[str] = set()
+        unseen: set[str] = set()
+        # twice round: focus may start anywhere (autofocus) and leave the page at the end
+        for _ in range(2 * len(expected) + 4):
+            await page.keyboard.press("Tab")
+            focused = await page.evaluate(KEYS_FOCUSED)
+            if focused is None:
+                continue
+            reached.add(focused[0])
+            if not focused[1]:
+                unseen.add(focused[0])
+            if expected <= reached:
+                break
+        assert expected <= reached, f"{name}: not reachable by Tab: {expected - reached}"
+        assert not unseen, f"{name}: focus not visible on {unseen}"
+        await page.evaluate("document.activeElement && document.activeElement.blur()")
+
+    async def do_step(self, case_id: str, sop: Sop, step: Step, *, reject: bool = False) -> Any:
         """Carry out `step` of the case through its form, as the step's role."""
         page = await self.page(step.role)
         await page.goto(f"/cases/{case_id}")
@@ -74,6 +119,10 @@ class Desk:
                 await page.fill("#location", "Balai Kota")
             case StepKind.ASSIGN_STAFF:
                 await page.fill("#staff_name-0", "Budi")
+                # offered first: the role of the step the staff will work (so their SLA
+                # clock is theirs), not the SOP's first role
+                crew = sop.step(step.on_approve or step.number + 1).role
+                assert await page.input_value("#staff_role-0") == crew
             case StepKind.RECORD | StepKind.COVER | StepKind.EDIT:
                 await page.fill("#files", f"ref://{case_id}/step{step.number}.mp4")
             case StepKind.REVIEW:

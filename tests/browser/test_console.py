@@ -16,6 +16,13 @@ from .office import Desk
 # the whole system starts per module and each SOP runs a dozen forms: beyond the 120 s default
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 CATALOG = load_catalog()
+# The step's form as a person of another role could send it by hand (with a valid CSRF token).
+FORGED_STEP = """async ([url, step]) => {
+  const csrf = document.querySelector("input[name=csrf]").value;
+  const body = new URLSearchParams({csrf, step: String(step), instruction: "saya saja"});
+  const response = await fetch(url, {method: "POST", body});
+  return [response.status, await response.text()];
+}"""
 
 
 @pytest.fixture
@@ -47,16 +54,18 @@ async def register(desk: Desk, sop: Sop, activity: str) -> str:
     return url.split("/cases/")[1].split("?")[0]
 
 
-async def run_to_the_end(desk: Desk, sop: Sop, case_id: str, rejections: dict[int, int]) -> None:
-    """Walk the case through every step, rejecting once at each planned review step."""
+async def run_to_the_end(
+    desk: Desk, sop: Sop, case_id: str, rejections: dict[int, int], start: int = 2
+) -> None:
+    """Walk the case on from step `start`, rejecting once at each planned review step."""
     plan = dict(rejections)
-    current = sop.next_after(1)
+    current: int | None = start
     while current is not None:
         step = sop.step(current)
         reject = plan.get(current, 0) > 0
         if reject:
             plan[current] -= 1
-        await desk.do_step(case_id, step, reject=reject)
+        await desk.do_step(case_id, sop, step, reject=reject)
         current = step.on_reject if reject else sop.next_after(current)
 
 
@@ -69,9 +78,11 @@ async def test_bandung_from_request_to_archive_with_a_rejection_at_each_level(
     watcher = await desk.page(second.role)
     await watcher.goto("/worklist")
     await desk.look(watcher, "worklist-before")
+    await watcher.evaluate("window.stayed = 1")  # gone if the page reloads
     case_id = await register(desk, sop, "Tapping Video Hari Jadi Kota")
     # live: the new case appears on the open worklist without a reload
     await watcher.wait_for_selector(f"tr[data-case-id='{case_id}']", timeout=20_000)
+    assert await watcher.evaluate("window.stayed") == 1, "the worklist page was reloaded"
     await desk.look(watcher, "worklist-live")
 
     # a user of another role sees the step and cannot act on it
@@ -80,8 +91,18 @@ async def test_bandung_from_request_to_archive_with_a_rejection_at_each_level(
     await outsider.wait_for_selector("#not-your-role")
     assert await outsider.query_selector("#step-form") is None
     await desk.look(outsider, "case-wrong-role")
+    # nor by sending the step's form without it: the owning service refuses the role
+    status, text = await outsider.evaluate(FORGED_STEP, [f"/cases/{case_id}/step", second.number])
+    assert status == 403, text
+    assert second.role in text and 'id="current-step" data-step="2"' in text
 
-    await run_to_the_end(desk, sop, case_id, {8: 1, 9: 1})
+    # live: the outsider's open case page moves on when the step is done elsewhere
+    await outsider.evaluate("window.stayed = 1")
+    await desk.do_step(case_id, sop, second)
+    await outsider.wait_for_selector("#current-step[data-step='3']", timeout=20_000)
+    assert await outsider.evaluate("window.stayed") == 1, "the case page was reloaded"
+
+    await run_to_the_end(desk, sop, case_id, {8: 1, 9: 1}, start=3)
     last = sop.steps[-1]
     archivist = await desk.page(last.archivist_role or last.role)
     await archivist.goto(f"/cases/{case_id}")
@@ -90,6 +111,10 @@ async def test_bandung_from_request_to_archive_with_a_rejection_at_each_level(
     timeline = await archivist.inner_text("#timeline")
     assert "recording-archived" in timeline
     assert timeline.count("draft-rejected") == 2
+    files = await archivist.inner_text("#files-list")
+    # the references typed into the forms: the request's letter, a later step's input
+    assert "ref://surat/800-123.pdf" in files
+    assert any(f"ref://arsip/{s.number}/" in files for s in sop.steps if s.inputs), files
     drafts = await archivist.inner_text("#drafts-h + table")
     assert "Perbaiki (langkah 8)" in drafts and "Perbaiki (langkah 9)" in drafts
     await desk.look(archivist, "case-archived")
@@ -132,6 +157,12 @@ async def test_tangerang_to_publication_and_the_office_pages(desk: Desk) -> None
         await head.click("#download-csv")
     saved = Path(await (await download.value).path())
     assert "step" in (await asyncio.to_thread(saved.read_text)).splitlines()[0]
+    async with head.expect_download() as download:
+        await head.click("#download-html")
+    saved = Path(await (await download.value).path())
+    html = await asyncio.to_thread(saved.read_text)
+    assert html.lstrip().lower().startswith("<!doctype html") and "<table" in html
+    assert html.count("</tr>") == 1 + len(sop.steps)  # the header and a row per step
     await head.goto("/lang/en?next=/worklist")
     assert "My worklist" in await head.inner_text("h1")
     await desk.look(head, "worklist-english")

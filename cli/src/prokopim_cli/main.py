@@ -123,8 +123,8 @@ async def _serve(
         start_system, env, data_dir / "logs", process_env=own_env, bus=bus
     )
     try:
-        for name in SERVICES:
-            typer.echo(f"{name:<11} {system.urls[name]}  (OpenAPI: {system.urls[name]}/docs)")
+        for line in service_lines(system.urls):
+            typer.echo(line)
         await _console_accounts(system.urls["console"], env["DATABASE_URL"])
         typer.echo(f"database    {env['DATABASE_URL']}\nnats        {env['NATS_URL']}")
         if bus is not None:
@@ -141,6 +141,16 @@ async def _serve(
             await stop.wait()
     finally:
         await asyncio.to_thread(system.stop)
+
+
+def service_lines(urls: dict[str, str]) -> list[str]:
+    """Return a line per service with its URL and OpenAPI page (the console's comes below:
+    it is a web site for people and serves no OpenAPI document)."""
+    return [
+        f"{name:<11} {urls[name]}  (OpenAPI: {urls[name]}/docs)"
+        for name in SERVICES
+        if name != "console"
+    ]
 
 
 async def _console_accounts(url: str, database_url: str) -> None:

@@ -132,3 +132,37 @@ async def test_a_form_over_the_body_limit_is_413_before_it_is_parsed(
     )
     assert "content-length" not in chunked.request.headers
     assert chunked.status_code == 413
+
+
+async def test_every_action_form_refuses_a_forged_csrf_token(
+    app_client: httpx.AsyncClient,
+) -> None:
+    token = await _login_form(app_client)
+    signed = await app_client.post(
+        "/login", data={"username": "siti", "password": "rahasia-sekali", "csrf": token}
+    )
+    assert signed.status_code == 303
+    case = "0b6c7f5e-6f1e-4c61-9a53-0d5a2b7f9c11"
+    for action in (
+        f"/cases/{case}/step",
+        f"/cases/{case}/archive",
+        "/requests/new",
+        "/outlets",
+        "/outlets/radar/deactivate",
+    ):
+        # signed in, but the token is not this session's: refused before any service is called
+        # (none runs here: a call would be a 503 naming it)
+        forged = await app_client.post(action, data={"csrf": "forged", "step": "2"})
+        assert forged.status_code == 403, action
+        assert "CSRF" in forged.text, action
+        missing = await app_client.post(action, data={"step": "2"})
+        assert missing.status_code == 403, action
+
+
+async def test_metrics_count_the_console_pages(app_client: httpx.AsyncClient) -> None:
+    await app_client.get("/login")
+    metrics = await app_client.get("/metrics")
+    assert metrics.status_code == 200
+    assert any(
+        'service="console"' in line and "/login" in line for line in metrics.text.splitlines()
+    ), metrics.text[:2000]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -164,3 +164,60 @@ async def test_timeline_across_services_and_unknown_case(seeded: Seeded) -> None
     )
     assert unknown.status_code == 404
     assert (await seeded.client.get("/worklist")).status_code == 401
+
+
+async def test_search_by_activity_date_finds_exactly_that_days_cases(seeded: Seeded) -> None:
+    everyone = await _all_pages(seeded.client, "/cases", "ketua-tim")
+    day = date.fromisoformat(everyone[0]["activity_date"])
+    for when in (day, day + timedelta(days=1)):
+        expected = {i["case_id"] for i in everyone if i["activity_date"] == when.isoformat()}
+        url = f"/cases?activity_date={when.isoformat()}&limit=1"
+        found = await _all_pages(seeded.client, url, "ketua-tim")
+        assert {item["case_id"] for item in found} == expected
+        assert len(expected) == (len(everyone) if when == day else 0)  # the samples' one day
+    bad = await seeded.client.get("/cases?activity_date=besok", headers=_token("ketua-tim"))
+    assert bad.status_code == 422 and "activity_date" in bad.text
+
+
+async def test_worklist_of_one_person_lists_the_steps_assigned_to_them(seeded: Seeded) -> None:
+    every = await _all_pages(seeded.client, "/worklist?all_roles=true", "ketua-tim")
+    people = {person for item in every for person in item["assignees"]}
+    assert people, "no open step of the sample cases is assigned to anyone"
+    for person in people:
+        mine = await _all_pages(
+            seeded.client, f"/worklist?all_roles=true&assignee={person}&limit=1", "ketua-tim"
+        )
+        expected = {item["case_id"] for item in every if person in item["assignees"]}
+        assert {item["case_id"] for item in mine} == expected
+
+
+def _same_shape(example: Any, real: Any, where: str) -> None:
+    """Assert the example has the real answer's members, recursively (a list by its first
+    item; event data is free). OpenAPI leaves out an example's nulls: a member the real
+    answer has as null may be missing from the example."""
+    if isinstance(example, dict) and isinstance(real, dict):
+        assert set(example) <= set(real), f"{where}: not answered: {set(example) - set(real)}"
+        shown = {k for k, v in real.items() if v is not None}
+        assert shown <= set(example), f"{where}: not in the example: {shown - set(example)}"
+        for key in set(example) & set(real) - {"data"}:
+            _same_shape(example[key], real[key], f"{where}.{key}")
+    elif isinstance(example, list) and isinstance(real, list) and example and real:
+        _same_shape(example[0], real[0], f"{where}[0]")
+
+
+async def test_every_read_route_shows_an_example_shaped_like_its_answer(seeded: Seeded) -> None:
+    waiting = next(iter(seeded.open_cases))
+    real_urls = {
+        "/sops": "/sops",
+        "/sops/{sop_id}": "/sops/tgr-58-2025",
+        "/worklist": "/worklist?all_roles=true",
+        "/cases": "/cases",
+        "/cases/{case_id}/timeline": f"/cases/{waiting}/timeline",
+        "/position": "/position",
+    }
+    spec = (await seeded.client.get("/openapi.json")).json()
+    for path, url in real_urls.items():
+        answer = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        assert "example" in answer, f"GET {path} has no example"
+        real = (await seeded.client.get(url, headers=_token("ketua-tim"))).json()
+        _same_shape(answer["example"], real, path)

@@ -106,9 +106,21 @@ async def _case_context(console: Console, user: User, case_id: str) -> dict[str,
         "step": step,
         "archive_role": archive_role,
         "drafts": drafts_of(timeline["entries"]),
-        "files": attachments + files,
+        "files": attachments + files + _input_references(timeline["entries"]),
         "roles": {role["id"]: role["name"] for role in sop["roles"]},
     }
+
+
+def _input_references(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The references given for the steps' required inputs (Kelengkapan), each once."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in entries:
+        for item in entry.get("inputs") or []:
+            ref = item.get("reference") if isinstance(item, dict) else None
+            if ref:
+                kind = str(item.get("name") or item.get("id") or "")
+                found.setdefault((kind, ref), {"kind": kind, "ref": ref, "step": entry["step"]})
+    return list(found.values())
 
 
 @router.get("/cases/{case_id}")

@@ -20,6 +20,15 @@ from prokopim_sop.errors import UnknownSop
 
 from . import queries
 from .api import LedgerDep, NotFound
+from .read_examples import (
+    POSITION_EXAMPLE,
+    SEARCH_EXAMPLE,
+    SOP_EXAMPLE,
+    SOPS_EXAMPLE,
+    TIMELINE_EXAMPLE,
+    WORKLIST_EXAMPLE,
+    ok,
+)
 from .sla import standard_seconds
 from .worklist import (
     Clock,
@@ -57,43 +66,6 @@ PROBLEM = {
         }
     },
 }
-WORKLIST_EXAMPLE = {
-    "items": [
-        {
-            "case_id": "0b6c7f5e-6f1e-4c61-9a53-0d5a2b7f9c11",
-            "sop_id": "tgr-58-2025",
-            "sop_version": "2025.1",
-            "step": 2,
-            "attempt": 1,
-            "role": "kepala-bagian",
-            "role_name": "Kepala Bagian Protokol dan Komunikasi Pimpinan",
-            "assignees": [],
-            "since": "2025-05-05T08:10:00+07:00",
-            "step_name": {"id": "Menerima dan memeriksa agenda …", "en": "Receive and check …"},
-            "kind": "disposition",
-            "service": "intake",
-            "letter_number": "800/20250505/DISKOMINFO",
-            "subject": "Permohonan liputan",
-            "requester": "Dinas Komunikasi",
-            "agency": "Diskominfo",
-            "activity_name": "Peresmian Taman Kota",
-            "activity_date": "2025-05-12",
-            "registered_at": "2025-05-05T08:10:00+07:00",
-            "sla": {
-                "working_seconds": 1500.0,
-                "standard_seconds": 1800.0,
-                "used_share": 0.833,
-                "status": "at-risk",
-                "at_risk": True,
-                "breached": False,
-                "at_risk_at": "2025-05-05T08:32:30+07:00",
-                "breach_at": "2025-05-05T08:40:00+07:00",
-            },
-        }
-    ],
-    "next": "/worklist?role=kepala-bagian&cursor=WyIyMDI1LTA1LTA1VDAxOjEwOjAwKzAwOjAwIiwi",
-    "position": 1234,
-}
 
 
 def _page(request: Request, response: Response, items: list[Any], cursor: str | None) -> str | None:
@@ -130,7 +102,7 @@ def _sop_summary(sop: Sop) -> dict[str, Any]:
     }
 
 
-@router.get("/sops", summary="The installed SOPs, every version")
+@router.get("/sops", summary="The installed SOPs, every version", responses=ok(SOPS_EXAMPLE))
 async def list_sops(runtime: RuntimeDep) -> dict[str, Any]:
     """List the SOPs this installation runs (id, version, title, roles, step count)."""
     return {"items": [_sop_summary(sop) for sop in runtime.catalog]}
@@ -139,7 +111,7 @@ async def list_sops(runtime: RuntimeDep) -> dict[str, Any]:
 @router.get(
     "/sops/{sop_id}",
     summary="One SOP: steps, roles, required inputs, standard times, outputs",
-    responses={404: PROBLEM},
+    responses={**ok(SOP_EXAMPLE), 404: PROBLEM},
 )
 async def get_sop(
     sop_id: str, runtime: RuntimeDep, ledger: LedgerDep, version: str | None = None
@@ -169,7 +141,7 @@ async def get_sop(
 @router.get(
     "/worklist",
     summary="Cases waiting at a step, with their SLA clocks (oldest first)",
-    responses={200: {"content": {"application/json": {"example": WORKLIST_EXAMPLE}}}, 422: PROBLEM},
+    responses={**ok(WORKLIST_EXAMPLE), 422: PROBLEM},
 )
 async def worklist(
     request: Request,
@@ -210,7 +182,11 @@ async def worklist(
     return {"items": items, "next": _page(request, response, items, after), "position": position}
 
 
-@router.get("/position", summary="The last event position the ledger has projected")
+@router.get(
+    "/position",
+    summary="The last event position the ledger has projected",
+    responses=ok(POSITION_EXAMPLE),
+)
 async def position(runtime: RuntimeDep) -> dict[str, int]:
     """Return the highest global position in the projections (clients poll it for changes)."""
     async with runtime.pool.acquire() as conn:
@@ -219,7 +195,9 @@ async def position(runtime: RuntimeDep) -> dict[str, int]:
 
 
 @router.get(
-    "/cases", summary="Find cases by requester, activity name and date", responses={422: PROBLEM}
+    "/cases",
+    summary="Find cases by requester, activity name and date",
+    responses={**ok(SEARCH_EXAMPLE), 422: PROBLEM},
 )
 async def search_cases(
     request: Request,
@@ -255,7 +233,7 @@ async def search_cases(
 @router.get(
     "/cases/{case_id}/timeline",
     summary="A case's timeline across every service, with its step attempts",
-    responses={404: PROBLEM},
+    responses={**ok(TIMELINE_EXAMPLE), 404: PROBLEM},
 )
 async def timeline(case_id: UUID, runtime: RuntimeDep, ledger: LedgerDep) -> dict[str, Any]:
     """Return the case file, every event of the case in store order, and its SLA per attempt."""

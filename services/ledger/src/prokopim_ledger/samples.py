@@ -136,7 +136,9 @@ def _complete(
         notice |= {"channel": "email", "message": "Jadwal", "scheduled_at": when}
         return case.add(service, "requester-notified", role, {**completed, **notice})
     if kind is StepKind.ASSIGN_STAFF:
-        staff = [{"name": "Budi", "role": "penata-liputan", "team": "A"}]
+        # staff in the role of the step they are assigned to (the next one), as an office does
+        crew_role = case.sop.step(completed["next_step"]).role
+        staff = [{"name": "Budi", "role": crew_role, "team": "A"}]
         data = {**completed, "case": case.case_file, "assignments": staff}
         return case.add(service, "staff-assigned", role, data)
     if kind in (StepKind.RECORD, StepKind.COVER) and case.draft_version == 0:
