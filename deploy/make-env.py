@@ -27,7 +27,16 @@ NATS_USERS = (
     "subscriber",
 )
 # One database role per process (prokopim_events.roles.PROCESSES).
-DB_PROCESSES = ("relay", "intake", "scheduling", "production", "review", "publishing", "ledger")
+DB_PROCESSES = (
+    "relay",
+    "intake",
+    "scheduling",
+    "production",
+    "review",
+    "publishing",
+    "ledger",
+    "console",
+)
 SECRETS = (
     "JWT_SECRET",
     "POSTGRES_PASSWORD",

@@ -21,7 +21,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from prokopim_cli.system import SERVICES, RunningSystem, start_system
 from prokopim_cli.users import ensure_demo_accounts
-from prokopim_events.migrations import backbone_migrations, migrate
+from prokopim_events.migrations import installed_migrations
+from prokopim_events.roles import PROCESSES, DatabaseRoles, migrate_as_owner
 from prokopim_testing.ports import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -110,16 +111,21 @@ class ConsoleSystem:
 
 @pytest.fixture(scope="module")
 async def console_system(
-    infra: Any, website_port: int, tmp_path_factory: pytest.TempPathFactory
+    infra: Any,
+    database_roles: DatabaseRoles,
+    website_port: int,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[ConsoleSystem]:
-    """Relay, five services, ledger and console as processes, on a database of their own."""
+    """Relay, five services, ledger and console as processes, on a database of their own,
+    each logged in as its own database role (migrated by the owner, as in production)."""
     name = f"prokopim_browser_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(infra.database_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
     database_url = infra.database_url.rpartition("/")[0] + f"/{name}"
     conn = await asyncpg.connect(database_url)
-    await migrate(conn, backbone_migrations())
+    await migrate_as_owner(conn, database_roles, installed_migrations())
     await conn.close()
+    own = {p: {"DATABASE_URL": database_roles.url(database_url, p)} for p in PROCESSES}
     smtp_port = free_port()
     smtp = Controller(_Mailbox(), hostname="127.0.0.1", port=smtp_port)
     smtp.start()
@@ -137,7 +143,7 @@ async def console_system(
     }
     ports = {service: free_port() for service in SERVICES}
     running = await asyncio.to_thread(
-        start_system, env, tmp / "logs", ports=ports, ready_within=180.0
+        start_system, env, tmp / "logs", ports=ports, ready_within=180.0, process_env=own
     )
     try:
         accounts = {role: pw for role, pw, _ in await ensure_demo_accounts(database_url)}

@@ -69,12 +69,15 @@ def test_compose_refuses_to_start_without_any_one_secret_and_names_it(name: str)
 
 
 def test_each_process_connects_as_its_own_database_role(model: dict[str, Any]) -> None:
-    for name in APPLICATION_SERVICES:
+    for name in (*APPLICATION_SERVICES, "console"):
         url = model["services"][name]["environment"]["DATABASE_URL"]
         password = DB_ENV[f"PROKOPIM_DB_PASSWORD_{name.upper()}"]
-        assert url.startswith(f"postgresql://prokopim_{name}:{password}@"), name
+        assert url.startswith(f"postgresql://prokopim_{name}:{password}@postgres:5432/"), name
     migrate = model["services"]["migrate"]["environment"]
     assert migrate["MIGRATION_DATABASE_URL"].startswith("postgresql://prokopim:")
+    for process in PROCESSES:  # migrate creates every role, with its password
+        key = f"PROKOPIM_DB_PASSWORD_{process.upper()}"
+        assert migrate[key] == DB_ENV[key], process
 
 
 def test_every_application_service_is_built_here_and_waits_for_healthy_infrastructure(

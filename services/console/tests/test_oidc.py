@@ -20,11 +20,11 @@ SECRET = "console-oidc-secret-0123456789abcdefgh"
 
 
 async def _signed_in_through_the_idp(
-    infra: Infra, database_url: str, topology: Topology, claims: dict[str, Any]
+    infra: Infra, console_url: str, topology: Topology, claims: dict[str, Any]
 ) -> AsyncIterator[httpx.Response]:
     with running_stub(free_port(), "console", "s3cret-client", claims) as issuer:
         settings = Settings(
-            database_url=database_url,
+            database_url=console_url,
             nats_url=infra.nats_url,
             prokopim_namespace=topology.namespace,
             jwt_secret=SECRET,
@@ -59,18 +59,18 @@ def claims() -> dict[str, Any]:
 
 
 async def test_the_idp_signs_a_user_in_with_the_role_its_claim_names(
-    infra: Infra, database_url: str, topology: Topology, claims: dict[str, Any]
+    infra: Infra, role_urls: dict[str, str], topology: Topology, claims: dict[str, Any]
 ) -> None:
-    async for response in _signed_in_through_the_idp(infra, database_url, topology, claims):
+    async for response in _signed_in_through_the_idp(infra, role_urls["console"], topology, claims):
         assert response.status_code == 303 and response.headers["location"] == "/worklist"
         assert "prokopim_session" in response.cookies
 
 
 async def test_a_user_without_the_role_claim_is_refused_and_told_why(
-    infra: Infra, database_url: str, topology: Topology, claims: dict[str, Any]
+    infra: Infra, role_urls: dict[str, str], topology: Topology, claims: dict[str, Any]
 ) -> None:
     del claims["prokopim_role"]
-    async for response in _signed_in_through_the_idp(infra, database_url, topology, claims):
+    async for response in _signed_in_through_the_idp(infra, role_urls["console"], topology, claims):
         assert response.status_code == 403
         assert "prokopim_role" in response.text
         assert "prokopim_session" not in response.cookies

@@ -21,10 +21,10 @@ SECRET = "console-tests-secret-0123456789abcdef"
 
 @pytest.fixture
 async def app_client(
-    infra: Infra, database_url: str, topology: Topology
+    infra: Infra, role_urls: dict[str, str], topology: Topology
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
-        database_url=database_url,
+        database_url=role_urls["console"],  # its own role, as every setting runs it
         nats_url=infra.nats_url,
         prokopim_namespace=topology.namespace,
         jwt_secret=SECRET,
@@ -91,8 +91,8 @@ async def test_sign_in_sets_a_hardened_cookie_and_sign_out_needs_csrf(
     assert 'prokopim_session=""' in out.headers["set-cookie"]
 
 
-async def test_passwords_are_stored_as_argon2id(database_url: str) -> None:
-    conn = await asyncpg.connect(database_url)
+async def test_passwords_are_stored_as_argon2id(role_urls: dict[str, str]) -> None:
+    conn = await asyncpg.connect(role_urls["console"])
     try:
         await migrate(conn, console_migrations())
         await add_user(conn, "budi", "penata-liputan", "kata-sandi-panjang")

@@ -7,7 +7,7 @@ process that migrates at start-up, so running it next to already-started replica
 With MIGRATION_DATABASE_URL (a superuser's DSN) it also sets up the least-privilege roles
 (`prokopim_events.roles`): it creates `<PROKOPIM_DB_ROLE_PREFIX>_owner` and one login role
 per process with the passwords PROKOPIM_DB_PASSWORD_<PROCESS> (RELAY, INTAKE, ...,
-LEDGER), applies every installed package's migrations as the owner, and grants each
+LEDGER, CONSOLE), applies every installed package's migrations as the owner, and grants each
 process role its privileges. The processes then connect with their own role's DSN.
 """
 
@@ -65,6 +65,7 @@ class MigrateSettings(BackboneSettings):
     prokopim_db_password_review: SecretStr | None = None
     prokopim_db_password_publishing: SecretStr | None = None
     prokopim_db_password_ledger: SecretStr | None = None
+    prokopim_db_password_console: SecretStr | None = None
 
     def roles(self) -> DatabaseRoles:
         """Return the roles to provision (refused when a password is missing)."""

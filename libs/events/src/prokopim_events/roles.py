@@ -13,7 +13,9 @@ append-only triggers, alter a table, or UPDATE/DELETE/TRUNCATE events or seals:
 - ledger, besides: append seals and read the position sequence (sealing), and its own
   projections (`ledger_*`), which belong to `<prefix>_ledger_projections`, a role the
   ledger role inherits: rebuilding them drops and recreates their indexes, which takes
-  ownership. They are rebuilt from events, so full control of them threatens no record.
+  ownership. They are rebuilt from events, so full control of them threatens no record;
+- console: its own accounts (`console_users`: read, add, change, never delete) and which
+  migrations are applied; not a row of the store (it asks the services for what it shows).
 
 Roles are cluster-wide, grants per database: several databases may share one prefix.
 `provision` and `grant` are idempotent and run at every migration.
@@ -29,14 +31,18 @@ from .db import Connection
 from .migrations import Migration, migrate
 
 RELAY = "relay"
+CONSOLE = "console"
 SERVICES = ("intake", "scheduling", "production", "review", "publishing", "ledger")
-PROCESSES = (RELAY, *SERVICES)
+PROCESSES = (RELAY, *SERVICES, CONSOLE)
+# Processes that read the event store (the console reads none of it).
+READERS = (RELAY, *SERVICES)
 # Processes whose own tables, views and functions are named `<process>_...`.
 OWN_OBJECTS = ("ledger",)
 
-# Tables a service keeps for itself (created by its own migrations, entry-point group
-# `prokopim.migrations`): only that service's role may read and write them.
+# Tables a process keeps for itself (created by its own migrations, entry-point group
+# `prokopim.migrations`): only that process's role may read and write them.
 SERVICE_TABLES: dict[str, tuple[str, ...]] = {
+    "console": ("console_users",),
     "publishing": ("publishing_deliveries",),
     "scheduling": (
         "scheduling_deliveries",
@@ -48,6 +54,10 @@ SERVICE_TABLES: dict[str, tuple[str, ...]] = {
     ),
     "intake": ("intake_idempotency_keys", "intake_letters"),
 }
+
+# What a process may do with its own tables when not everything but changing them: the
+# console deactivates an account, never deletes one.
+OWN_TABLE_PRIVILEGES = {CONSOLE: "SELECT, INSERT, UPDATE"}
 
 EXTENSIONS = ("btree_gist",)
 
@@ -165,7 +175,8 @@ async def provision(conn: Connection, roles: DatabaseRoles) -> None:
     await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     await conn.execute(f"GRANT USAGE, CREATE ON SCHEMA public TO {owner}")
     # Objects made before roles existed (migrated as the superuser): the owner's now.
-    for kind, name in await conn.fetch(_MINE, list(_STORE_TABLES)):
+    own_tables = [t for tables in SERVICE_TABLES.values() for t in tables]
+    for kind, name in await conn.fetch(_MINE, [*_STORE_TABLES, *own_tables]):
         await conn.execute(f"ALTER {kind} {name} OWNER TO {owner}")
 
 
@@ -197,14 +208,16 @@ async def grant(conn: Connection, roles: DatabaseRoles) -> None:
     """Give each process role exactly its privileges on the migrated schema (as a superuser)."""
     tables = ", ".join(_STORE_TABLES)
     logins = ", ".join(_ident(roles.role(p)) for p in PROCESSES)
+    readers = ", ".join(_ident(roles.role(p)) for p in READERS)
     services = ", ".join(_ident(roles.role(p)) for p in SERVICES)
     relay, ledger = _ident(roles.role(RELAY)), _ident(roles.role("ledger"))
     statements = [
         f"REVOKE ALL ON {tables} FROM PUBLIC, {logins}",
         f"REVOKE ALL ON FUNCTION {_APPEND_FUNCTION}, prokopim_read_horizon() FROM PUBLIC",
         f"GRANT USAGE ON SCHEMA public TO {logins}",
-        f"GRANT SELECT ON events, schema_migrations TO {logins}",
-        f"GRANT EXECUTE ON FUNCTION prokopim_read_horizon() TO {logins}",
+        f"GRANT SELECT ON schema_migrations TO {logins}",
+        f"GRANT SELECT ON events TO {readers}",
+        f"GRANT EXECUTE ON FUNCTION prokopim_read_horizon() TO {readers}",
         f"GRANT SELECT, INSERT, UPDATE ON relay_checkpoints, relay_leases TO {relay}",
         f"GRANT SELECT, INSERT ON relay_quarantine TO {relay}",
         f"GRANT INSERT ({_APPEND_COLUMNS}) ON events TO {services}",
@@ -225,13 +238,13 @@ async def grant(conn: Connection, roles: DatabaseRoles) -> None:
             ]
     for process in OWN_OBJECTS:
         statements += await _hand_over_own_objects(conn, roles, process)
-    for service, own in SERVICE_TABLES.items():
+    for process, own in SERVICE_TABLES.items():
+        may = OWN_TABLE_PRIVILEGES.get(process, "SELECT, INSERT, UPDATE, DELETE")
         for table in own:
             if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
                 statements += [
                     f"REVOKE ALL ON {table} FROM PUBLIC, {logins}",
-                    f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table}"
-                    f" TO {_ident(roles.role(service))}",
+                    f"GRANT {may} ON {table} TO {_ident(roles.role(process))}",
                 ]
     for statement in statements:
         await conn.execute(statement)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from prokopim_events.db import Connection
-from prokopim_events.migrations import Migration, package_migrations
+
+from .schema import console_migrations as console_migrations  # where callers found it
 
 _hasher = PasswordHasher()  # argon2id, the library's (OWASP-conforming) defaults
 # Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
@@ -22,11 +23,6 @@ class User:
     name: str
     role: str
     display_name: str
-
-
-def console_migrations() -> list[Migration]:
-    """Return the console's own migrations, in order."""
-    return package_migrations("prokopim_console", "console")
 
 
 def hash_password(password: str) -> str:

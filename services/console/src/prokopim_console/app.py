@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prokopim_events.db import create_pool
-from prokopim_events.migrations import migrate
+from prokopim_events.migrations import migrate, migrations_done
 from prokopim_events.telemetry import flush_tracing
 from prokopim_events.topology import Topology
 from prokopim_kit.limits import BodyLimitMiddleware
@@ -52,6 +52,8 @@ def create_app(settings: Settings) -> FastAPI:
             stack.push_async_callback(services.close)
             console.pool = await create_pool(settings.database_url, max_size=4)
             stack.push_async_callback(console.pool.close)
+            # Applied by the owner beforehand (prokopim-migrate, `prokopim up`): the console's
+            # role only finds them done, as a service does; it may create nothing itself.
             async with console.pool.acquire() as conn:
                 await migrate(conn, console_migrations())
             await live.start(
@@ -114,13 +116,14 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> JSONResponse:
-        checks = {"database": False, "nats": live.connected}
+        checks = {"database": False, "migrations": False, "nats": live.connected}
         if console.pool is not None:
-            try:
-                async with console.pool.acquire() as conn:
-                    checks["database"] = await conn.fetchval("SELECT true")
-            except Exception:
-                checks["database"] = False
+            # Bounded: a database that stopped answering must not hang the probe.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(settings.readiness_timeout_seconds):
+                    async with console.pool.acquire() as conn:
+                        checks["database"] = await conn.fetchval("SELECT true")
+                        checks["migrations"] = await migrations_done(conn, console_migrations())
         ready = all(checks.values())
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
