@@ -237,7 +237,10 @@ async def test_a_bandung_case_runs_through_the_system_as_compose_describes_it(
     types = [event.type.removeprefix("prokopim.") for event in history]
     assert types[0] == "intake.request-received.v1"
     assert types.count("review.draft-rejected.v1") == 1
-    assert types[-1] == "publishing.recording-archived.v1"
+    # a mail's outcome (no mail server here: failed, after its retries) is stored by the
+    # consumer whenever the attempts end, anywhere after its cause: the steps end the case
+    steps = [t for t in types if not t.endswith(("-mailed.v1", "-mail-failed.v1"))]
+    assert steps[-1] == "publishing.recording-archived.v1", types
     assert {event.data["case_id"] for event in history} == {run.case_id}
 
     # The ledger followed the same case over NATS, as compose wires it.

@@ -44,6 +44,11 @@ _WORDS: dict[str, tuple[str, str]] = {
     "open": ("Buka", "Open"),
     "closed": ("Selesai", "Closed"),
     "timeline": ("Riwayat", "Timeline"),
+    # what production records as an equipment item's input once it is ticked
+    "ticked on the equipment checklist": (
+        "dicentang pada daftar periksa peralatan",
+        "ticked on the equipment checklist",
+    ),
     "current_step": ("Langkah saat ini", "Current step"),
     "no_step": ("Kasus ini tidak menunggu langkah apa pun.", "This case waits for no step."),
     "not_your_role": (
