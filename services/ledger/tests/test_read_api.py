@@ -143,6 +143,8 @@ async def test_search_by_activity_and_requester_paginates(seeded: Seeded) -> Non
     assert {item["case_id"] for item in everyone} == set(seeded.activities)
     opened = await _all_pages(seeded.client, "/cases?state=open", "ketua-tim")
     assert {item["case_id"] for item in opened} == set(seeded.open_cases)
+    # weeks after their steps were entered: late now, whatever their last event found
+    assert {item["sla_status"] for item in opened} == {"breached"}
     none = await _all_pages(seeded.client, "/cases?activity=%25", "ketua-tim")
     assert none == []  # a % is searched for literally
 
@@ -154,6 +156,9 @@ async def test_timeline_across_services_and_unknown_case(seeded: Seeded) -> None
     services = {entry["stream_id"].split("-")[0] for entry in body["entries"]}
     assert services == {"intake", "scheduling", "production", "review", "publishing"}
     assert body["awaiting"] is None and body["closed_at"] is not None
+    waiting = next(iter(seeded.open_cases))
+    response = await seeded.client.get(f"/cases/{waiting}/timeline", headers=_token("ketua-tim"))
+    assert response.json()["sla_status"] == "breached"  # its running step, measured now
     waiting = next(iter(seeded.open_cases))
     body = (
         await seeded.client.get(f"/cases/{waiting}/timeline", headers=_token("ketua-tim"))

@@ -33,6 +33,7 @@ from .sla import standard_seconds
 from .worklist import (
     Clock,
     Search,
+    case_status,
     decode_cursor,
     encode_cursor,
     search_item,
@@ -225,7 +226,8 @@ async def search_cases(
         rows = await search_rows(conn, search, _keyset(cursor), limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [search_item(row) for row in rows]
+    clock = Clock(ledger.clock(), ledger.calendar)
+    items = [search_item(row, clock) for row in rows]
     after = encode_cursor(rows[-1]["registered_at"], rows[-1]["case_id"]) if more else None
     return {"items": items, "next": _page(request, response, items, after)}
 
@@ -268,7 +270,7 @@ async def timeline(case_id: UUID, runtime: RuntimeDep, ledger: LedgerDep) -> dic
         "activity_date": case["activity_date"].isoformat() if case["activity_date"] else None,
         "registered_at": case["registered_at"].isoformat(),
         "closed_at": case["closed_at"].isoformat() if case["closed_at"] else None,
-        "sla_status": case["status"],
+        "sla_status": case_status(case["status"], running),
         "awaiting": awaiting,
         "attempts": views,
         "entries": entries,

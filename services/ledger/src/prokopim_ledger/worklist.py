@@ -205,9 +205,11 @@ async def search_rows(
         where.append(f"(c.registered_at, c.case_id) < ({arg(after[0])}, {arg(after[1])})")
     return await conn.fetch(
         f"SELECT c.case_id, c.sop_id, c.sop_version, {CASE_COLUMNS}, s.closed_at, s.status,"
-        " w.step AS awaiting_step, w.role AS awaiting_role"
+        " w.step AS awaiting_step, w.role AS awaiting_role,"
+        " w.entered_at, w.standard_seconds, w.at_risk_at, w.breach_at"
         " FROM ledger_case_index c LEFT JOIN ledger_cases s ON s.case_id = c.case_id"
-        " LEFT JOIN LATERAL (SELECT step, role FROM ledger_step_attempts o"
+        " LEFT JOIN LATERAL (SELECT step, role, entered_at, standard_seconds, at_risk_at, breach_at"
+        "   FROM ledger_step_attempts o"
         "   WHERE o.case_id = c.case_id AND o.completed_at IS NULL LIMIT 1) w ON true"
         f" WHERE {' AND '.join(where)} ORDER BY c.registered_at DESC, c.case_id DESC"
         f" LIMIT {arg(limit)}",
@@ -219,15 +221,28 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_item(row: Any) -> dict[str, Any]:
-    """Return one case found by a search."""
+def case_status(stored: str | None, running: dict[str, Any] | None) -> str | None:
+    """A case's SLA status now: what its measured steps made it, or the running step's
+    status when that is worse (a step overdue since the case's last event)."""
+    if running is None or stored is None:
+        return stored
+    now: str = running["status"]
+    return max(stored, now, key=lambda status: _SEVERITY.get(status, 0))
+
+
+_SEVERITY = {Status.ON_TIME.value: 0, Status.AT_RISK.value: 1, Status.BREACHED.value: 2}
+
+
+def search_item(row: Any, clock: Clock) -> dict[str, Any]:
+    """Return one case found by a search (its SLA status as of `clock.now`)."""
+    running = sla_clock(row, clock) if row["entered_at"] is not None else None
     return {
         "case_id": str(row["case_id"]),
         "sop_id": row["sop_id"],
         "sop_version": row["sop_version"],
         **case_fields(row),
         "closed_at": _iso(row["closed_at"]),
-        "sla_status": row["status"],
+        "sla_status": case_status(row["status"], running),
         "awaiting_step": row["awaiting_step"],
         "awaiting_role": row["awaiting_role"],
     }
