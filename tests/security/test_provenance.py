@@ -20,7 +20,7 @@ from nats.aio.client import Client as NatsClient
 from prokopim_devstack.infra import Infra
 from prokopim_events.consumer import ExactlyOnceConsumer
 from prokopim_events.db import Connection, create_pool
-from prokopim_events.envelope import NewEvent, StoredEvent
+from prokopim_events.envelope import Actor, NewEvent, StoredEvent
 from prokopim_events.provenance import FORGED_MESSAGES
 from prokopim_events.store import EventStore
 from prokopim_events.topology import Topology
@@ -119,3 +119,50 @@ async def test_a_message_without_a_stored_twin_has_no_effect(
     )
     assert processed == 1
     assert await pool.fetchval("SELECT count(*) FROM events") == 1  # nothing was appended
+
+
+async def test_a_forgery_the_consumer_would_not_act_on_is_acked_unread(
+    pool: asyncpg.Pool,
+    broker: NatsBroker,
+    nats_client: NatsClient,
+    topology: Topology,
+) -> None:
+    """No store look-up for an event the consumer's `wants` test passes over: it moves
+    nothing there, forged or not (the ledger, which wants every event, counts forgeries)."""
+    name = f"prokopim-probe-{uuid.uuid4().hex[:6]}"
+    handled: list[UUID] = []
+
+    async def handler(event: StoredEvent, conn: Connection) -> None:
+        handled.append(event.event_id)
+
+    ExactlyOnceConsumer(
+        name=name,
+        pool=pool,
+        handler=handler,
+        topology=topology,
+        broker=broker,
+        wants=lambda event: event.type != EVENT_TYPE,
+    ).register()
+    await broker.start()
+    case_id = str(uuid4())
+    forged = StoredEvent(
+        event_id=uuid4(),
+        stream_id=f"review-{case_id}",
+        stream_version=1,
+        global_position=1,
+        type=EVENT_TYPE,
+        data={"case_id": case_id, "step": 6},
+        occurred_at=datetime.now(UTC),
+        recorded_at=datetime.now(UTC),
+        actor=Actor(id="review", role="system"),
+        correlation_id=uuid4(),
+    )
+    forged_before = FORGED_MESSAGES.labels(name)._value.get()
+
+    js = nats_client.jetstream()
+    await js.publish(topology.subject(EVENT_TYPE), forged.to_json())
+    await settled(nats_client, topology, name, 1)
+
+    assert handled == []
+    assert await pool.fetchval("SELECT count(*) FROM dead_letters WHERE consumer = $1", name) == 0
+    assert FORGED_MESSAGES.labels(name)._value.get() == forged_before

@@ -208,11 +208,13 @@ async def run_case(
     *,
     activity: str = "Peresmian Taman Kota",
     reject: dict[int, int] | None = None,
+    days_ahead: int = 7,
 ) -> CaseRun:
-    """Run one case from request to the SOP's end, rejecting at the planned review steps."""
+    """Run one case from request to the SOP's end, rejecting at the planned review steps;
+    its activity (and the crew's booking) is `days_ahead` days from today."""
     run = CaseRun()
     plan = Counter(reject or {})
-    activity_date = date.today() + timedelta(days=7)
+    activity_date = date.today() + timedelta(days=days_ahead)
     created = await driver.call(
         run, "intake", "/cases", sop.step(1).role, request_body(sop, activity, activity_date)
     )
@@ -221,16 +223,23 @@ async def run_case(
     while current is not None:
         step = sop.step(current)
         view = await driver.wait_for_step(step.service.value, run.case_id, step)
-        current = await _do_step(driver, run, sop, step, view, plan)
+        current = await _do_step(driver, run, sop, step, view, plan, days_ahead)
     return run
 
 
 async def _do_step(
-    driver: Driver, run: CaseRun, sop: Sop, step: Step, view: dict[str, Any], plan: Counter[int]
+    driver: Driver,
+    run: CaseRun,
+    sop: Sop,
+    step: Step,
+    view: dict[str, Any],
+    plan: Counter[int],
+    days_ahead: int = 7,
 ) -> int | None:
     case = f"/cases/{run.case_id}"
     svc, role, inputs = step.service.value, step.role, inputs_for(step)
-    start = datetime.now(WIB).replace(minute=0, second=0, microsecond=0) + timedelta(days=7)
+    hour = datetime.now(WIB).replace(minute=0, second=0, microsecond=0)
+    start = hour + timedelta(days=days_ahead)
     when = start.isoformat()
     files = [{"kind": "video", "ref": f"ref://{run.case_id}/take.mp4"}]
     match step.kind:

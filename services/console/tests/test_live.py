@@ -54,3 +54,25 @@ def test_streams_beyond_the_limit_are_refused() -> None:
         with pytest.raises(RuntimeError), live.listener():
             pass
     assert not live.full
+
+
+async def test_the_ledger_is_not_asked_while_no_page_listens() -> None:
+    asked = 0
+
+    async def ledger_position() -> int:
+        nonlocal asked
+        asked += 1
+        return 10
+
+    live = Live(ledger_position, wait_seconds=60.0, limit=2)
+    pump = asyncio.create_task(live.run())
+    try:
+        live.note("case-c", 7)
+        await asyncio.sleep(0.3)
+        assert asked == 0  # no stream open: nothing to announce, no GET /position
+        with live.listener() as queue:  # a page opening its stream still hears of it
+            change = await asyncio.wait_for(queue.get(), 5)
+            assert change == {"case_id": "case-c", "position": 7}
+        assert asked >= 1
+    finally:
+        pump.cancel()

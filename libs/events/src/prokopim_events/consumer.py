@@ -168,11 +168,6 @@ class ExactlyOnceConsumer:
                 return
             await msg.ack()
             return
-        if not await provenance.has_stored_twin(self._pool, event):  # never act on a forgery
-            forged = provenance.forged(self.name, raw.subject, event)
-            await self._dead_letter(raw.subject, raw.data, event, forged, attempt)
-            await msg.ack()
-            return
         if not telemetry.tracing_active():
             await self._take(msg, event, attempt)
             return
@@ -210,15 +205,11 @@ class ExactlyOnceConsumer:
 
     async def _handle(self, msg: NatsMessage, event: StoredEvent, attempt: int) -> None:
         started = time.perf_counter()
-        first = False
+        twin = first = False
         try:
             async with self._slots, self._pool.acquire() as conn, conn.transaction():
-                first = await conn.fetchval(
-                    "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)"
-                    " ON CONFLICT DO NOTHING RETURNING true",
-                    self.name,
-                    event.event_id,
-                )
+                # never act on a forgery: the claim finds the event's stored twin first
+                twin, first = await provenance.claim(conn, self.name, event)
                 if first:
                     await self._handler(event, conn)
         except Exception as error:
@@ -226,6 +217,12 @@ class ExactlyOnceConsumer:
             if telemetry.tracing_active():
                 telemetry.record_error(trace.get_current_span(), error)
             await self._failed(msg, event, error, attempt)
+            return
+        if not twin:  # dead-lettered at once: the store will not change its mind
+            raw = msg.raw_message
+            forged = provenance.forged(self.name, raw.subject, event)
+            await self._dead_letter(raw.subject, raw.data, event, forged, attempt)
+            await msg.ack()
             return
         await msg.ack()
         if first:

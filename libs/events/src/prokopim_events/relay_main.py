@@ -56,7 +56,9 @@ async def run(settings: RelaySettings) -> None:
     js = nc.jetstream()
     # The relay's user may create the streams and the services' durables, nothing else.
     await provision_bus(js, topology)
-    pool = await create_pool(settings.database_url, max_size=2)
+    # The store's reads only (the lease and LISTEN have their own connection): released
+    # without asyncpg's reset round trip, see `create_pool`.
+    pool = await create_pool(settings.database_url, max_size=2, keep_session=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

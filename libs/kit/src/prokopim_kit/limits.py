@@ -157,6 +157,9 @@ def uvicorn_options(settings: HttpSettings) -> dict[str, Any]:
     )
     return {
         "http": protocol,
+        # uvloop (a dependency on every platform it builds on) under the services' HTTP,
+        # asyncpg and NATS I/O; "auto" falls back to asyncio's own loop where it does not
+        "loop": "auto",
         "timeout_keep_alive": settings.http_keep_alive_seconds,
         "limit_concurrency": settings.http_max_connections,
         "h11_max_incomplete_event_size": settings.http_max_header_bytes,

@@ -177,7 +177,10 @@ def create_service_app(
         # Each resource is released in reverse order, also when a later step of startup fails.
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(flush_tracing)
-            pool = await create_pool(settings.database_url, max_size=settings.database_pool_size)
+            # released without asyncpg's reset round trip: see `create_pool`
+            pool = await create_pool(
+                settings.database_url, max_size=settings.database_pool_size, keep_session=True
+            )
             stack.push_async_callback(pool.close)
             async with pool.acquire() as conn:
                 await migrate(conn, all_migrations)

@@ -4,6 +4,8 @@ The console subscribes (plain core NATS, no consumer, nothing acked) to every do
 event subject. A page must not refresh before the ledger has projected the event, or it
 would show the old state: so each event's case is announced once the ledger's position
 (GET /position) has reached the event's, or after CONSOLE_LIVE_WAIT_SECONDS at most.
+While no page listens the ledger is not asked: changes are still noted (a page that opens
+its stream within the wait still hears of them) and forgotten at their deadline.
 """
 
 from __future__ import annotations
@@ -80,6 +82,12 @@ class Live:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
+                if not self._queues:  # nobody to tell: no GET /position (each cost the
+                    self._forget_expired()  # ledger a request per 100 ms per console)
+                    with contextlib.suppress(TimeoutError):  # a listener wakes it at once
+                        await asyncio.wait_for(self._wake.wait(), 0.1)
+                    self._wake.clear()
+                    continue
                 try:
                     reached = await self._ledger_position()
                 except Exception:  # the ledger restarting: announce on the deadline only
@@ -92,6 +100,12 @@ class Live:
                         self._broadcast({"case_id": case_id, "position": position})
                 if self._pending:
                     await asyncio.sleep(0.1)
+
+    def _forget_expired(self) -> None:
+        now = time.monotonic()
+        for case_id, (_, deadline) in list(self._pending.items()):
+            if now >= deadline:
+                del self._pending[case_id]
 
     def _broadcast(self, change: dict[str, Any]) -> None:
         for queue in self._queues:
@@ -109,6 +123,7 @@ class Live:
             raise RuntimeError("too many live streams open")
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=100)
         self._queues.add(queue)
+        self._wake.set()  # changes noted meanwhile are announced to it
         try:
             yield queue
         finally:

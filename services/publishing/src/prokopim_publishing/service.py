@@ -125,4 +125,10 @@ async def _one_at_a_time(runtime: Runtime, case_id: UUID) -> AsyncIterator[Conne
         try:
             yield conn
         finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", key)
+            # The pool keeps sessions as they are (no reset query): a lock that may still
+            # be held must not go back with its connection, so that one is closed instead.
+            try:
+                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+            except BaseException:
+                conn.terminate()
+                raise
