@@ -15,7 +15,7 @@ import pytest
 from cloudevents.core.formats.json import JSONFormat
 from nats.aio.client import Client as NatsClient
 from prokopim_events.chain import ChainKey, content_digest, keyed_chain
-from prokopim_events.db import connect, create_pool
+from prokopim_events.db import connect, create_pool, create_store_pool
 from prokopim_events.envelope import Actor, NewEvent, StoredEvent
 from prokopim_events.errors import DuplicateEventId, WrongExpectedVersion
 from prokopim_events.keys import Keyring
@@ -672,3 +672,39 @@ async def test_a_store_written_before_the_envelope_columns_reads_the_same_and_ve
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.mark.parametrize("count", [1, 3])
+async def test_an_append_wakes_the_relays_by_itself(
+    database_url: str,
+    role_urls: dict[str, str],
+    chain_key: ChainKey,
+    new_event: NewEventFactory,
+    count: int,
+) -> None:
+    # The wake-up rides in the append's own statement: delivered at its commit, even when
+    # the appending process does nothing more (here its pool closes at once, which would
+    # fail a wake-up sent afterwards by a task, as it was), and with no round trip of its own.
+    channel = f"woken_{uuid.uuid4().hex}"
+    listener = await connect(database_url)
+    woken: asyncio.Queue[str] = asyncio.Queue()
+    try:
+        await listener.add_listener(channel, lambda *args: woken.put_nowait(args[2]))
+        store = EventStore(
+            await create_store_pool(role_urls["intake"], max_size=1),
+            notify_channel=channel,
+            notify_interval=3600,
+            chain_key=chain_key,
+        )
+        await store.append("s", 0, [new_event() for _ in range(count)])
+        await store.pool.close()
+        assert await asyncio.wait_for(woken.get(), 10) == channel
+        # an append failing its version check appended nothing and woke nobody
+        other = EventStore(await create_pool(database_url, max_size=1), notify_channel=channel)
+        with pytest.raises(WrongExpectedVersion):
+            await other.append("s", 0, [new_event() for _ in range(count)])
+        await other.pool.close()
+        await asyncio.sleep(0.5)
+        assert woken.empty()
+    finally:
+        await listener.close()

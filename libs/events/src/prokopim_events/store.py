@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
@@ -60,9 +61,15 @@ SELECT $1, $2, $3 + 1, $4, $5, $6, $7, $9,
  WHERE coalesce(prev.stream_version, 0) = $3
 RETURNING global_position
 """
+# The same, waking the relays itself (see `EventStore.wake_relay`): the notification is
+# delivered at the append's commit and only if it appended.
+_APPEND_ONE_NOTIFY = (
+    f"WITH appended AS ({_APPEND_ONE}) SELECT global_position, pg_notify($12, '') FROM appended"
+)
 # The batch travels as one JSON array of the events' canonical forms, the very bytes their
 # digests cover: each event is serialised once, and the server parses one document.
 _APPEND_MANY = "SELECT prokopim_append($1, $2, $3::text::jsonb, $4, $5, $6, $7, $8)"
+_APPEND_MANY_NOTIFY = f"{_APPEND_MANY}, pg_notify($9, '')"
 
 
 _READ_COMMITTED = (
@@ -83,6 +90,21 @@ def _key_args(key: ChainKey | None) -> tuple[str, bytes, bytes]:
 
 
 def _append_statement(
+    stream_id: str,
+    expected_version: int,
+    events: Sequence[NewEvent],
+    key: ChainKey | None,
+    notify: str | None = None,
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement appending `events` and its arguments; given a channel `notify`, it
+    also notifies that channel (at commit, if it appended)."""
+    query, args = _append_statement_args(stream_id, expected_version, events, key)
+    if notify is None:
+        return query, args
+    return (_APPEND_ONE_NOTIFY if len(events) == 1 else _APPEND_MANY_NOTIFY), (*args, notify)
+
+
+def _append_statement_args(
     stream_id: str, expected_version: int, events: Sequence[NewEvent], key: ChainKey | None
 ) -> tuple[str, tuple[Any, ...]]:
     if len(events) == 1:
@@ -140,7 +162,12 @@ class EventStore:
         self._channel = notify_channel
         self._notify_interval = notify_interval
         self._notify_task: asyncio.Task[None] | None = None
-        self._notify_again = False
+        # Loop time of the last wake-up sent or carried by an append; commits counted (with
+        # carrying appends) to tell which ones a wake-up covers; the count at the latest
+        # commit no wake-up is known to cover yet (0: none).
+        self._notified_at = -math.inf
+        self._commits = 0
+        self._uncovered = 0
         self._owns_pool = False
 
     @classmethod
@@ -186,7 +213,14 @@ class EventStore:
         """
         if not events:
             return []
-        query, args = _append_statement(stream_id, expected_version, events, self._chain_key)
+        mark = self._claim_wake_up() if conn is None else None
+        query, args = _append_statement(
+            stream_id,
+            expected_version,
+            events,
+            self._chain_key,
+            None if mark is None else self._channel,
+        )
         try:
             if conn is None:
                 result = await self._pool.fetchval(query, *args)
@@ -201,7 +235,9 @@ class EventStore:
             return await self._resolve_conflict(stream_id, expected_version, events, conn)
         if result is None:  # the single-event statement found the stream elsewhere
             return await self._resolve_conflict(stream_id, expected_version, events, conn)
-        if conn is None:
+        if mark is not None:
+            self._covered(mark)
+        elif conn is None:
             self.wake_relay()
         return result if isinstance(result, list) else [result]
 
@@ -315,26 +351,47 @@ class EventStore:
     def wake_relay(self) -> None:
         """Tell listening relays that events were committed (coalesced, off the hot path).
 
-        A NOTIFY inside the append's transaction would serialise every commit on the
-        notification queue lock, so after commit at most one notify per `notify_interval`
-        is sent, covering every append made meanwhile.
+        A NOTIFY inside every append's transaction would serialise every commit on the
+        notification queue lock, so relays are woken at most about twice per
+        `notify_interval`, and within one `notify_interval` of any commit: an append made
+        without `conn` half an interval or more after the last wake-up carries the next one
+        in its own statement (no round trip of its own: ~15% of a single-event append's
+        CPU); a wake-up no such append covered is sent after commit, by a task.
         """
-        if self._notify_task is not None and not self._notify_task.done():
-            self._notify_again = True
-            return
-        self._notify_task = asyncio.get_running_loop().create_task(self._notify())
+        self._commits += 1
+        self._uncovered = self._commits
+        if self._notify_task is None or self._notify_task.done():
+            self._notify_task = asyncio.get_running_loop().create_task(self._notify())
+
+    def _claim_wake_up(self) -> int | None:
+        """Return a mark when the coming append should carry the relays' wake-up."""
+        now = asyncio.get_running_loop().time()
+        if now - self._notified_at < self._notify_interval / 2:
+            return None
+        self._notified_at = now
+        self._commits += 1
+        return self._commits
+
+    def _covered(self, mark: int) -> None:
+        """A wake-up was delivered after every commit counted up to `mark`."""
+        if self._uncovered <= mark:
+            self._uncovered = 0
 
     async def _notify(self) -> None:
-        while True:
-            self._notify_again = False
+        loop = asyncio.get_running_loop()
+        while self._uncovered:
+            wait = self._notified_at + self._notify_interval - loop.time()
+            if wait > 0:  # an append may carry it meanwhile
+                await asyncio.sleep(wait)
+                continue
+            mark = self._commits
+            self._notified_at = loop.time()
             try:
                 await self._pool.execute("SELECT pg_notify($1, '')", self._channel)
             except Exception:  # the relay's polling fallback covers a lost wake-up
                 log.warning("could not notify relays", exc_info=True)
                 return
-            await asyncio.sleep(self._notify_interval)
-            if not self._notify_again:
-                return
+            self._covered(mark)
 
     async def drain(self) -> None:
         """Wait for a pending wake-up to be sent (before closing the pool)."""
