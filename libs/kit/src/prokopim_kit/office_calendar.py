@@ -8,6 +8,7 @@ set them for the ledger gives scheduling the same calendar without a change.
 from __future__ import annotations
 
 from datetime import time
+from functools import lru_cache
 
 from prokopim_sop.calendar import JAKARTA, WorkingCalendar, parse_days
 from pydantic import Field
@@ -33,13 +34,32 @@ class CalendarSettings(BaseSettings):
     )
 
     def calendar(self) -> WorkingCalendar:
-        """Return the working-time calendar these settings describe."""
-        days = frozenset(int(d) for d in self.ledger_working_days.split(",") if d.strip())
-        return WorkingCalendar(
-            timezone=self.ledger_timezone,
-            opens=self.ledger_office_opens,
-            closes=self.ledger_office_closes,
-            working_days=days,
-            collective_leave=parse_days(self.ledger_collective_leave),
-            package_collective_leave=self.ledger_package_collective_leave,
+        """Return the working-time calendar these settings describe (one per description:
+        scheduling asks on every status page, and the calendar caches its days)."""
+        return _calendar(
+            self.ledger_timezone,
+            self.ledger_office_opens,
+            self.ledger_office_closes,
+            self.ledger_working_days,
+            self.ledger_collective_leave,
+            self.ledger_package_collective_leave,
         )
+
+
+@lru_cache(maxsize=16)
+def _calendar(
+    timezone: str,
+    opens: time,
+    closes: time,
+    working_days: str,
+    collective_leave: str,
+    package_collective_leave: bool,
+) -> WorkingCalendar:
+    return WorkingCalendar(
+        timezone=timezone,
+        opens=opens,
+        closes=closes,
+        working_days=frozenset(int(d) for d in working_days.split(",") if d.strip()),
+        collective_leave=parse_days(collective_leave),
+        package_collective_leave=package_collective_leave,
+    )
