@@ -1,6 +1,7 @@
 """Drive whole cases over HTTP through every service, alone and concurrently.
 
-    python bench/flow.py [--cases 20] [--rounds 1]
+    python bench/flow.py [--cases 20] [--rounds 1] [--ramp SECONDS] [--spread-days]
+                         [--wait events|poll] [--timeline FILE]
 
 Starts the relay and every service as their own processes (on DATABASE_URL / NATS_URL, or
 the local or embedded servers, as `prokopim up` does) with local website and mail
@@ -13,17 +14,24 @@ half Tangerang, each rejected once at review, and prints:
   service to the commit of the event that opens the next step in another, read from the
   store afterwards (recorded_at of the cause and of the event it caused), so polling
   intervals of the driver do not count;
-- cases per minute;
+- cases per minute, and how many cases were in flight at once (at most, and on average);
 - CPU seconds per case of every process (services, relay, driver) and of the database's
   backends: unlike latency, hardly changed by what else runs on a shared machine;
 - each service's own mean time per POST and per GET (its request-duration metric), to
   tell time spent inside a service from time spent waiting for CPU or in the driver.
 
+The driver is a client as the office's staff have them: each case has its own HTTP
+connections (as each user has a browser), and a case waiting for its next step waits for
+its events on the bus, as the console's live pages do, then reads the case once
+(`--wait poll` looks every `--poll` seconds instead, the driver of figures before
+2026-12-06's last stop). It shares the machine's two cores with what it measures, so its
+own CPU per case is printed too.
+
 By default the cases at once start in the same instant: their 20 registrations reach
 intake together, a burst no office makes. `--ramp SECONDS` starts them evenly over that
 many seconds instead (case i after i * SECONDS / cases), as requests arriving one after
-another; the cases still run at the same time (one lasts several seconds), so the services
-see as many cases in flight, and every figure is measured the same way.
+another; with a ramp shorter than a case lasts, all of them are still in flight at once
+(the in-flight line tells), and every figure is measured the same way.
 
 By default every case's activity is on the same day, a week ahead, and every case books
 the office's one demo crew member and items at the same hour: case i of 20 is refused
@@ -31,6 +39,9 @@ with 409 `booking_clash` up to i times (each refusal is a command the driver cou
 the leader's agenda flags each overlap. `--spread-days` puts case i's activity i days
 later instead, as an office's concurrent requests are for different activities; the
 clash path stays covered by the bookings tests.
+
+`--timeline FILE` writes every command of the concurrent run (when it was sent, service,
+command, milliseconds), to see which burst a slow command was part of.
 
 The last line printed is one JSON object with every figure, including the ratio of the
 loaded p99 to the unloaded one and `command_p99_target_ms` (100).
@@ -41,9 +52,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import contextvars
 import json
 import os
 import secrets
+import ssl
 import statistics
 import sys
 import tempfile
@@ -56,12 +69,15 @@ from typing import Any
 
 import asyncpg
 import httpx
+import nats
+import orjson
 from prokopim_cli.flows import CaseRun, Driver, run_case
 from prokopim_cli.localsinks import local_sinks
 from prokopim_cli.system import SERVICES, start_system
 from prokopim_devstack.infra import running_infra
 from prokopim_events.migrations import backbone_migrations, migrate
-from prokopim_sop import load_catalog
+from prokopim_events.topology import Topology
+from prokopim_sop import Step, load_catalog
 from prokopim_testing.ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -88,17 +104,92 @@ class TimedDriver(Driver):
     "reload and retry" would, and one answered 503 (the database server is shared: its
     connections may run out) after a pause; each attempt counts as a command, and the
     refusals are counted per service.
+
+    Each case (each asyncio task) has its own HTTP client, as each user has their own
+    browser: with one client for all, httpcore looked at every pooled connection (a
+    `getpeername` and a `poll` each) on every request, and the driver took more CPU than
+    any service. With `listen()`, a case waiting for its next step waits for one of its
+    events on the bus (as a subscribing service or the console's live page does) and then
+    reads the case once, instead of asking the service every `poll_every` seconds; a look
+    is still made every `poll_every` seconds should an event be missed.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._clients: list[httpx.AsyncClient] = []
+        self._tls = ssl.create_default_context()
+        self._client: contextvars.ContextVar[httpx.AsyncClient | None] = contextvars.ContextVar(
+            "client", default=None
+        )
         super().__init__(*args, **kwargs)
-        # Idle connections are dropped before the services' keep-alive (5 s) ends: a request
-        # sent on one the server was closing failed with ReadError under load.
-        self._http = httpx.AsyncClient(timeout=30.0, limits=httpx.Limits(keepalive_expiry=2.0))
         self.latencies: dict[str, list[float]] = defaultdict(list)
+        # every command: when it was sent (perf_counter), service, last path segment, ms
+        self.timeline: list[tuple[float, str, str, float]] = []
         self.conflicts: dict[str, int] = defaultdict(int)
         self.unavailable: dict[str, int] = defaultdict(int)
         self._tokens: dict[str, str] = {}
+        self._changed: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self._nc: Any = None
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        client = self._client.get()
+        if client is None:
+            # Idle connections are dropped before the services' keep-alive (5 s) ends: a
+            # request sent on one the server was closing failed with ReadError under load.
+            client = httpx.AsyncClient(timeout=30.0, limits=httpx.Limits(keepalive_expiry=2.0))
+            self._clients.append(client)
+            self._client.set(client)
+        return client
+
+    @_http.setter
+    def _http(self, client: httpx.AsyncClient) -> None:
+        self._clients.append(client)  # Driver's own: closed with the others
+
+    async def listen(self, nats_url: str, namespace: str) -> None:
+        """Follow every event of the installation on the bus (core NATS, no consumer)."""
+        self._nc = await nats.connect(nats_url)
+
+        async def changed(msg: Any) -> None:
+            # a service's view of a case changes when that service appends to its stream
+            # (`<service>-<case id>`, the CloudEvent's subject)
+            service, _, case_id = orjson.loads(msg.data)["subject"].partition("-")
+            self._changed[f"{service}-{case_id}"].set()
+
+        await self._nc.subscribe(Topology(namespace).all_events, cb=changed)
+
+    async def close(self) -> None:
+        for client in self._clients:
+            await client.aclose()
+        if self._nc is not None:
+            await self._nc.drain()
+
+    async def _pause(self, service: str, case_id: str) -> None:
+        if self._nc is None:
+            await asyncio.sleep(self.poll_every)
+            return
+        changed = self._changed[f"{service}-{case_id}"]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), self.poll_every)
+        changed.clear()
+
+    async def wait_for_step(self, service: str, case_id: str, step: Step) -> dict[str, Any]:
+        deadline = time.monotonic() + 120.0
+        while True:
+            view = await self.case_view(service, case_id, step.role)
+            if view is not None and view.get("awaiting_step") == step.number:
+                return view
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{service} never reached step {step.number}: {view}")
+            await self._pause(service, case_id)
+
+    async def wait_for_publication(self, service: str, case_id: str, role: str) -> None:
+        deadline = time.monotonic() + 120.0
+        view: dict[str, Any] | None = None
+        while not (view or {}).get("publication"):
+            view = await self.case_view(service, case_id, role)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{service} never recorded the publication: {view}")
+            await self._pause(service, case_id)
 
     def token(self, role: str) -> str:
         """One token per role for the whole run (valid 8 hours), as a signed-in user keeps
@@ -143,7 +234,9 @@ class TimedDriver(Driver):
         try:
             return await super().post(service, path, role, body)
         finally:
-            self.latencies[service].append((time.perf_counter() - started) * 1000)
+            ms = (time.perf_counter() - started) * 1000
+            self.latencies[service].append(ms)
+            self.timeline.append((started, service, path.rsplit("/", 1)[-1], ms))
 
 
 def _concurrent_change(response: httpx.Response) -> bool:
@@ -268,20 +361,27 @@ async def run_cases(
     poll: float = 0.05,
     ramp: float = 0.0,
     spread_days: bool = False,
+    bus: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run `count` cases at once (started evenly over `ramp` seconds); return their
-    command and hand-over latencies."""
+    command and hand-over latencies. With `bus` (NATS URL, namespace) a waiting case
+    waits for its events, looking at least every `poll` seconds."""
     catalog = load_catalog()
     driver = TimedDriver(urls, secret, wait_within=120.0)
     driver.poll_every = poll
+    if bus is not None:
+        await driver.listen(*bus)
     after = await head(database_url)
     scraped = await server_times(urls)
     pids = pids | {"driver": os.getpid()}
     cpu_before = await cpu_used(pids, database_url)
     started = time.perf_counter()
 
+    spans: list[tuple[float, float]] = []
+
     async def case(i: int) -> None:
         await asyncio.sleep(i * ramp / count)
+        began = time.perf_counter()
         await run_case(
             driver,
             catalog.get(SOPS[i % 2][0]),
@@ -289,6 +389,7 @@ async def run_cases(
             reject=SOPS[i % 2][1],
             days_ahead=7 + (i if spread_days else 0),
         )
+        spans.append((began, time.perf_counter()))
 
     try:
         await asyncio.gather(*(case(i) for i in range(count)))
@@ -300,6 +401,7 @@ async def run_cases(
     commands = [ms for samples in driver.latencies.values() for ms in samples]
     return {
         "cases": count,
+        "in_flight": in_flight(spans),
         "seconds": elapsed,
         "cases_per_minute": count / elapsed * 60,
         "commands": percentiles(commands),
@@ -309,7 +411,25 @@ async def run_cases(
         "unavailable": dict(sorted(driver.unavailable.items())),
         "inside": inside,
         "cpu": cpu,
+        "timeline": [
+            (round(sent - started, 4), service, what, round(ms, 1))
+            for sent, service, what, ms in driver.timeline
+        ],
     }
+
+
+def in_flight(spans: list[tuple[float, float]]) -> dict[str, float]:
+    """How many cases ran at once: the most at any instant, and the mean over the time
+    from the first case's start to the last one's end (every case's own duration, summed,
+    over that time)."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = most = 0
+    for _, step in edges:
+        running += step
+        most = max(most, running)
+    window = max(end for _, end in spans) - min(start for start, _ in spans)
+    busy = sum(end - start for start, end in spans)
+    return {"max": most, "mean": busy / window if window > 0 else float(most)}
 
 
 def within_100ms(figures: dict[str, Any]) -> float:
@@ -328,7 +448,8 @@ def show(label: str, figures: dict[str, Any]) -> None:
 
     print(
         f"{label}: {figures['cases']} case(s) in {figures['seconds']:.1f} s,"
-        f" {figures['cases_per_minute']:.1f} cases/min"
+        f" {figures['cases_per_minute']:.1f} cases/min, in flight at once: at most"
+        f" {figures['in_flight']['max']}, {figures['in_flight']['mean']:.1f} on average"
     )
     print(line("every command", figures["commands"]))
     for name, p in figures["per_service"].items():
@@ -393,7 +514,23 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="alternations alone/at once")
     parser.add_argument("--logs", type=Path, help="keep the processes' logs in this directory")
     parser.add_argument(
-        "--poll", type=float, default=0.05, help="seconds between the driver's looks at a case"
+        "--timeline",
+        type=Path,
+        help="write every command of the concurrent run to this file, one line each: seconds"
+        " after the start when it was sent, service, command, milliseconds",
+    )
+    parser.add_argument(
+        "--wait",
+        choices=("events", "poll"),
+        default="events",
+        help="how a case waits for its next step: its events on the bus, or looking again"
+        " every --poll seconds (the driver of earlier figures)",
+    )
+    parser.add_argument(
+        "--poll",
+        type=float,
+        help="seconds between the driver's looks at a case (default 0.05 with --wait poll;"
+        " 1.0, a fallback, with --wait events)",
     )
     parser.add_argument(
         "--ramp",
@@ -407,6 +544,7 @@ async def main() -> None:
         help="case i's activity i days later (default: all on one day, booking one crew)",
     )
     args = parser.parse_args()
+    poll = args.poll if args.poll is not None else (0.05 if args.wait == "poll" else 1.0)
     secret = secrets.token_urlsafe(40)
     with tempfile.TemporaryDirectory(prefix="prokopim-flow-") as tmp:
         data_dir = Path(tmp)
@@ -428,11 +566,16 @@ async def main() -> None:
                     system({**env, **sinks}, args.logs or data_dir / "logs") as (urls, pids),
                 ):
                     results: dict[str, list[dict[str, Any]]] = defaultdict(list)
+                    bus = (
+                        (infra.nats_url, env["PROKOPIM_NAMESPACE"])
+                        if args.wait == "events"
+                        else None
+                    )
                     # one warm-up case: first requests pay for imports, pools and JIT caches
-                    await run_cases(urls, pids, secret, database_url, 1, args.poll)
+                    await run_cases(urls, pids, secret, database_url, 1, poll, bus=bus)
                     for _ in range(args.rounds):
                         results["alone"].append(
-                            await run_cases(urls, pids, secret, database_url, 1, args.poll)
+                            await run_cases(urls, pids, secret, database_url, 1, poll, bus=bus)
                         )
                         results["loaded"].append(
                             await run_cases(
@@ -441,20 +584,31 @@ async def main() -> None:
                                 secret,
                                 database_url,
                                 args.cases,
-                                args.poll,
+                                poll,
                                 args.ramp,
                                 args.spread_days,
+                                bus,
                             )
                         )
             finally:
                 await drop_database(infra.database_url, database_url)
     alone, loaded = results["alone"][-1], results["loaded"][-1]
+    if args.timeline:
+        args.timeline.write_text(
+            "".join(
+                f"{sent:.4f} {service} {what} {ms}\n"
+                for sent, service, what, ms in sorted(loaded["timeline"])
+            )
+        )
     show("alone", alone)
     show(f"{args.cases} at once", loaded)
     summary = {
         "cases": args.cases,
         "ramp_seconds": args.ramp,
         "spread_days": args.spread_days,
+        "wait": args.wait,
+        "cases_in_flight_max": loaded["in_flight"]["max"],
+        "cases_in_flight_mean": round(loaded["in_flight"]["mean"], 1),
         "scheduling_posts": loaded["per_service"].get("scheduling", {}).get("n", 0),
         "alone_command_p50_ms": round(alone["commands"]["p50"], 1),
         "alone_command_p99_ms": round(alone["commands"]["p99"], 1),

@@ -126,6 +126,22 @@ def test_services_share_one_environment_and_name_themselves(model: dict[str, Any
     assert "JWT_SECRET" not in model["services"]["relay"]["environment"]
 
 
+def test_only_the_processes_that_append_or_verify_hold_the_chain_key(
+    model: dict[str, Any],
+) -> None:
+    """The chain key lets its holder forge a hash `verify` accepts: the services append
+    and the ledger verifies; the console, which does neither, is not given it."""
+    chain_key = DB_ENV["PROKOPIM_CHAIN_KEY"]
+    holders = {
+        name
+        for name, service in model["services"].items()
+        if (service.get("environment") or {}).get("PROKOPIM_CHAIN_KEY") == chain_key
+    }
+    assert "console" not in holders
+    assert {"intake", "scheduling", "production", "review", "publishing", "ledger"} <= holders
+    assert "JWT_SECRET" in model["services"]["console"]["environment"]  # it signs tokens
+
+
 def test_http_services_publish_their_container_port_8000(model: dict[str, Any]) -> None:
     published = {}
     for name in HTTP_SERVICES:
