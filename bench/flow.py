@@ -1,7 +1,7 @@
 """Drive whole cases over HTTP through every service, alone and concurrently.
 
     python bench/flow.py [--cases 20] [--rounds 1] [--ramp SECONDS] [--spread-days]
-                         [--wait events|poll] [--timeline FILE]
+                         [--think SECONDS] [--wait events|poll] [--timeline FILE]
 
 Starts the relay and every service as their own processes (on DATABASE_URL / NATS_URL, or
 the local or embedded servers, as `prokopim up` does) with local website and mail
@@ -40,6 +40,14 @@ the leader's agenda flags each overlap. `--spread-days` puts case i's activity i
 later instead, as an office's concurrent requests are for different activities; the
 clash path stays covered by the bookings tests.
 
+By default each case sends its next command the instant it can (no think time): a
+saturation test, in which 20 cases keep the two cores as busy as they can be and a
+command's latency is mostly its wait for a core (by Little's law, with 20 cases always in
+flight the mean time of a step is 20 / (steps per second the machine can do)). `--think
+SECONDS` has the person doing each step take a moment before sending it (drawn evenly from
+0.5 to 1.5 times SECONDS, the same draws every run), as the office's staff do: the 20
+cases are still all in flight at once, each waiting on a person or on the system.
+
 `--timeline FILE` writes every command of the concurrent run (when it was sent, service,
 command, milliseconds), to see which burst a slow command was part of.
 
@@ -55,6 +63,7 @@ import contextlib
 import contextvars
 import json
 import os
+import random
 import secrets
 import ssl
 import statistics
@@ -128,22 +137,31 @@ class TimedDriver(Driver):
         self.unavailable: dict[str, int] = defaultdict(int)
         self._tokens: dict[str, str] = {}
         self._changed: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self.think = 0.0  # mean seconds before each command (see --think)
+        self._pauses = random.Random(2026)
         self._nc: Any = None
 
     @property
     def _http(self) -> httpx.AsyncClient:
-        client = self._client.get()
-        if client is None:
-            # Idle connections are dropped before the services' keep-alive (5 s) ends: a
-            # request sent on one the server was closing failed with ReadError under load.
-            client = httpx.AsyncClient(timeout=30.0, limits=httpx.Limits(keepalive_expiry=2.0))
-            self._clients.append(client)
-            self._client.set(client)
-        return client
+        return self._client.get() or self.open_browser()
 
     @_http.setter
     def _http(self, client: httpx.AsyncClient) -> None:
         self._clients.append(client)  # Driver's own: closed with the others
+
+    def open_browser(self) -> httpx.AsyncClient:
+        """Give the running task (one case, one person) its own client, as a browser they
+        have open before starting: its connections are opened by its first requests."""
+        # Idle connections are dropped before the services' keep-alive (5 s) ends: a request
+        # sent on one the server was closing failed with ReadError under load. One TLS
+        # context for all (the services speak plain HTTP here): httpx builds one per client
+        # otherwise, loading the CA bundle each time (~10 ms of CPU).
+        client = httpx.AsyncClient(
+            timeout=30.0, limits=httpx.Limits(keepalive_expiry=2.0), verify=self._tls
+        )
+        self._clients.append(client)
+        self._client.set(client)
+        return client
 
     async def listen(self, nats_url: str, namespace: str) -> None:
         """Follow every event of the installation on the bus (core NATS, no consumer)."""
@@ -230,6 +248,8 @@ class TimedDriver(Driver):
         raise RuntimeError(f"{service} {path}: concurrent_change {CONFLICT_RETRIES} times")
 
     async def post(self, service: str, path: str, role: str, body: Any) -> httpx.Response:
+        if self.think > 0:  # the person doing the step reads the case and fills the form
+            await asyncio.sleep(self._pauses.uniform(0.5, 1.5) * self.think)
         started = time.perf_counter()
         try:
             return await super().post(service, path, role, body)
@@ -362,6 +382,7 @@ async def run_cases(
     ramp: float = 0.0,
     spread_days: bool = False,
     bus: tuple[str, str] | None = None,
+    think: float = 0.0,
 ) -> dict[str, Any]:
     """Run `count` cases at once (started evenly over `ramp` seconds); return their
     command and hand-over latencies. With `bus` (NATS URL, namespace) a waiting case
@@ -369,6 +390,7 @@ async def run_cases(
     catalog = load_catalog()
     driver = TimedDriver(urls, secret, wait_within=120.0)
     driver.poll_every = poll
+    driver.think = think
     if bus is not None:
         await driver.listen(*bus)
     after = await head(database_url)
@@ -380,6 +402,7 @@ async def run_cases(
     spans: list[tuple[float, float]] = []
 
     async def case(i: int) -> None:
+        driver.open_browser()
         await asyncio.sleep(i * ramp / count)
         began = time.perf_counter()
         await run_case(
@@ -539,6 +562,13 @@ async def main() -> None:
         help="start the cases at once evenly over this many seconds (0: the same instant)",
     )
     parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds each person takes before a command of the cases at once (each"
+        " pause drawn evenly from 0.5 to 1.5 times it; default 0: none, a saturation test)",
+    )
+    parser.add_argument(
         "--spread-days",
         action="store_true",
         help="case i's activity i days later (default: all on one day, booking one crew)",
@@ -588,6 +618,7 @@ async def main() -> None:
                                 args.ramp,
                                 args.spread_days,
                                 bus,
+                                args.think,
                             )
                         )
             finally:
@@ -606,6 +637,7 @@ async def main() -> None:
         "cases": args.cases,
         "ramp_seconds": args.ramp,
         "spread_days": args.spread_days,
+        "think_seconds": args.think,
         "wait": args.wait,
         "cases_in_flight_max": loaded["in_flight"]["max"],
         "cases_in_flight_mean": round(loaded["in_flight"]["mean"], 1),
