@@ -431,6 +431,36 @@ async def test_a_hung_relay_loses_its_lease_and_cannot_move_the_checkpoint_after
     assert standby.process.returncode is None
 
 
+async def test_a_relay_publishing_steadily_keeps_its_lease(
+    store: EventStore,
+    pool: asyncpg.Pool,
+    nats_client: NatsClient,
+    topology: Topology,
+    start_relay: StartRelay,
+    new_event: NewEventFactory,
+    wait_until: WaitUntil,
+) -> None:
+    """Each checkpoint save counted as a renewal of the lease without extending it: a relay
+    that published at least every third of a lease never renewed, lost its lease once it
+    ran out, stepped down and sat out a poll interval (a hand-over stalled ~1 s) every
+    RELAY_LEASE_SECONDS (15 s by default), under any steady load."""
+    js = nats_client.jetstream()
+    relay = await start_relay("relay-steady", RELAY_LEASE_SECONDS="1.5")
+
+    async def leads() -> bool:
+        return await lock_holder(pool) == "relay-steady"
+
+    await wait_until(leads, "relay-steady leads", 30)
+    for n in range(30):  # 6 s: four leases' worth, a page every 0.2 s
+        await store.append(f"steady-{n}", 0, [new_event()])
+        await asyncio.sleep(0.2)
+    await wait_until(lambda: _at_least(js, topology, 30), "30 published", 30)
+    assert "stepped down" not in relay.log_text()
+    tokens = await pool.fetchval("SELECT token FROM relay_leases WHERE relay_name = $1", RELAY_NAME)
+    assert tokens == 1  # the lease it took first, never taken again
+    await store.drain()
+
+
 async def _at_least(js: JetStreamContext, topology: Topology, count: int) -> bool:
     return await published(js, topology) >= count
 

@@ -210,13 +210,23 @@ class Relay:
                     checkpoint, mark = await self._stream_lost(
                         conn, batch.lowest_new - 1, mark, "lost messages"
                     )
-                    await relay_state.save(conn, self.name, token, checkpoint, mark, batch.refused)
+                    await relay_state.save(
+                        conn, self.name, token, self._lease_seconds, checkpoint, mark, batch.refused
+                    )
                     lease.renewed_now()
                     checked = time.monotonic()
                     continue
                 mark = StreamMark(mark.created, max(mark.sequence, batch.sequence))
-                await relay_state.save(conn, self.name, token, page.checkpoint, mark, batch.refused)
-                lease.renewed_now()  # the save checked the lease in the database
+                await relay_state.save(
+                    conn,
+                    self.name,
+                    token,
+                    self._lease_seconds,
+                    page.checkpoint,
+                    mark,
+                    batch.refused,
+                )
+                lease.renewed_now()  # the save renewed the lease in the database
                 checkpoint = page.checkpoint
                 self._count(page.events, batch.refused)
                 RELAY_LAG.set(await relay_state.lag(conn, checkpoint))

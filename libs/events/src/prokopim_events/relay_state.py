@@ -109,18 +109,23 @@ async def save(
     conn: Connection,
     name: str,
     token: int,
+    seconds: float,
     checkpoint: Checkpoint,
     mark: StreamMark,
     refused: list[Refused] = [],  # noqa: B006 - never mutated
 ) -> None:
-    """Quarantine `refused` and move the checkpoint, only while `token` holds the lease."""
+    """Quarantine `refused` and move the checkpoint, only while `token` holds the lease,
+    and renew the lease for `seconds` (the leader counts a save as a renewal)."""
     async with conn.transaction():
-        # FOR SHARE: a standby's take-over waits for this transaction, then reads its result.
+        # The row stays locked to the end: a standby's take-over waits for this
+        # transaction, then finds the lease renewed.
         held = await conn.fetchval(
-            "SELECT true FROM relay_leases WHERE relay_name = $1 AND token = $2"
-            " AND expires_at > now() FOR SHARE",
+            "UPDATE relay_leases SET renewed_at = now(),"
+            "   expires_at = now() + make_interval(secs => $3)"
+            " WHERE relay_name = $1 AND token = $2 AND expires_at > now() RETURNING true",
             name,
             token,
+            seconds,
         )
         if not held:
             raise LeaseLost(f"relay {name}: lease {token} lost before the checkpoint moved")
