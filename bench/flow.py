@@ -191,7 +191,7 @@ class TimedDriver(Driver):
         changed.clear()
 
     async def wait_for_step(self, service: str, case_id: str, step: Step) -> dict[str, Any]:
-        deadline = time.monotonic() + 120.0
+        deadline = time.monotonic() + self._wait_within
         while True:
             view = await self.case_view(service, case_id, step.role)
             if view is not None and view.get("awaiting_step") == step.number:
@@ -201,7 +201,7 @@ class TimedDriver(Driver):
             await self._pause(service, case_id)
 
     async def wait_for_publication(self, service: str, case_id: str, role: str) -> None:
-        deadline = time.monotonic() + 120.0
+        deadline = time.monotonic() + self._wait_within
         view: dict[str, Any] | None = None
         while not (view or {}).get("publication"):
             view = await self.case_view(service, case_id, role)

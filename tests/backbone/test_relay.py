@@ -456,8 +456,8 @@ async def test_a_relay_publishing_steadily_keeps_its_lease(
         await asyncio.sleep(0.2)
     await wait_until(lambda: _at_least(js, topology, 30), "30 published", 30)
     assert "stepped down" not in relay.log_text()
-    tokens = await pool.fetchval("SELECT token FROM relay_leases WHERE relay_name = $1", RELAY_NAME)
-    assert tokens == 1  # the lease it took first, never taken again
+    token = await pool.fetchval("SELECT token FROM relay_leases WHERE relay_name = $1", RELAY_NAME)
+    assert token == 1  # the lease it took first, never taken again
     await store.drain()
 
 
