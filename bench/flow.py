@@ -86,7 +86,7 @@ from prokopim_cli.system import SERVICES, start_system
 from prokopim_devstack.infra import running_infra
 from prokopim_events.migrations import backbone_migrations, migrate
 from prokopim_events.topology import Topology
-from prokopim_sop import Step, load_catalog
+from prokopim_sop import load_catalog
 from prokopim_testing.ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -181,33 +181,15 @@ class TimedDriver(Driver):
         if self._nc is not None:
             await self._nc.drain()
 
-    async def _pause(self, service: str, case_id: str) -> None:
+    async def pause(self, service: str, case_id: str) -> None:
+        """Wait for the service to append to the case's stream (at most `poll_every` s)."""
         if self._nc is None:
-            await asyncio.sleep(self.poll_every)
+            await super().pause(service, case_id)
             return
         changed = self._changed[f"{service}-{case_id}"]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), self.poll_every)
         changed.clear()
-
-    async def wait_for_step(self, service: str, case_id: str, step: Step) -> dict[str, Any]:
-        deadline = time.monotonic() + self._wait_within
-        while True:
-            view = await self.case_view(service, case_id, step.role)
-            if view is not None and view.get("awaiting_step") == step.number:
-                return view
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{service} never reached step {step.number}: {view}")
-            await self._pause(service, case_id)
-
-    async def wait_for_publication(self, service: str, case_id: str, role: str) -> None:
-        deadline = time.monotonic() + self._wait_within
-        view: dict[str, Any] | None = None
-        while not (view or {}).get("publication"):
-            view = await self.case_view(service, case_id, role)
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{service} never recorded the publication: {view}")
-            await self._pause(service, case_id)
 
     def token(self, role: str) -> str:
         """One token per role for the whole run (valid 8 hours), as a signed-in user keeps

@@ -164,7 +164,7 @@ class Driver:
                 return view
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{service} never reached step {step.number}: {view}")
-            await asyncio.sleep(self.poll_every)
+            await self.pause(service, case_id)
 
     async def wait_for_publication(self, service: str, case_id: str, role: str) -> None:
         """Wait until publishing's consumer posted and mailed the ordered publication."""
@@ -175,7 +175,11 @@ class Driver:
                 view = await self.case_view(service, case_id, role)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{service} never recorded the publication: {view}")
-            await asyncio.sleep(self.poll_every)
+            await self.pause(service, case_id)
+
+    async def pause(self, service: str, case_id: str) -> None:
+        """Wait before looking at `service`'s view of a case again."""
+        await asyncio.sleep(self.poll_every)
 
 
 def inputs_for(step: Step) -> dict[str, str]:

@@ -26,15 +26,7 @@ def default_integrations(settings: Settings) -> Integrations:
         website=HttpWebsite(
             settings.website_url, token=settings.website_token, timeout=settings.website_timeout
         ),
-        mailer=SmtpMailer(
-            settings.smtp_host,
-            settings.smtp_port,
-            settings.smtp_sender,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            security=settings.smtp_security,
-            timeout=settings.smtp_timeout,
-        ),
+        mailer=SmtpMailer(settings, settings.smtp_sender),
         archive=LocalArchive(settings.archive_dir),
     )
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
+from prokopim_kit.mail import SmtpSettings
 from prokopim_kit.runtime import ServiceSettings
 from prokopim_kit.status_links import StatusLinkSettings
 from pydantic import Field, field_validator
@@ -13,7 +14,7 @@ from pydantic_settings import NoDecode
 DEFAULT_OUTLET_MANAGERS = frozenset({"kepala-bagian", "ka-bagian"})
 
 
-class Settings(ServiceSettings, StatusLinkSettings):
+class Settings(ServiceSettings, StatusLinkSettings, SmtpSettings):
     """Everything the publishing service reads from its environment."""
 
     port: int = Field(default=8005, ge=1, le=65535, description="PORT (publishing: 8005)")
@@ -27,18 +28,9 @@ class Settings(ServiceSettings, StatusLinkSettings):
         default=None, description="WEBSITE_TOKEN: bearer token for the website, if it needs one"
     )
     website_timeout: float = Field(default=15.0, gt=0, description="WEBSITE_TIMEOUT seconds")
-    smtp_host: str = Field(default="127.0.0.1", description="SMTP_HOST")
-    smtp_port: int = Field(default=25, gt=0, lt=65536, description="SMTP_PORT")
     smtp_sender: str = Field(
         default="prokopim@localhost", description="SMTP_SENDER: From address of press releases"
     )
-    smtp_username: str | None = Field(default=None, description="SMTP_USERNAME")
-    smtp_password: str | None = Field(default=None, description="SMTP_PASSWORD")
-    smtp_security: Literal["auto", "starttls", "tls", "none"] = Field(
-        default="auto",
-        description="SMTP_SECURITY: auto uses STARTTLS when the server offers it",
-    )
-    smtp_timeout: float = Field(default=30.0, gt=0, description="SMTP_TIMEOUT seconds")
     delivery_attempts: int = Field(
         default=3,
         ge=1,

@@ -5,17 +5,16 @@ from __future__ import annotations
 import unicodedata
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
-from typing import Literal
 
 import aiosmtplib
 from prokopim_events.contracts import OrderedOutlet
+from prokopim_kit.mail import SmtpSettings, refused_for_good
 
 from .domain import PressRelease
 from .errors import IntegrationFailed
 from .registry import Outlet
 
 INTEGRATION = "email"
-Security = Literal["auto", "starttls", "tls", "none"]
 HEADER_TEXT_MAX = 200
 """Characters of a subject or display name kept in a header (the rest is in the body)."""
 
@@ -66,24 +65,9 @@ def press_release_message(
 class SmtpMailer:
     """Sends press releases through an SMTP server."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        sender: str,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        security: Security = "auto",
-        timeout: float = 30.0,
-    ) -> None:
-        self._host = host
-        self._port = port
+    def __init__(self, server: SmtpSettings, sender: str) -> None:
+        self._server = server
         self._sender = sender
-        self._username = username
-        self._password = password
-        self._security = security
-        self._timeout = timeout
 
     @property
     def sender(self) -> str:
@@ -92,32 +76,19 @@ class SmtpMailer:
 
     async def send_one(self, message: EmailMessage) -> None:
         """Send one message in its own session; MailRefused says whether a retry may help."""
-        smtp = self._client()
+        smtp = self._server.smtp_session()
         try:
             async with smtp:
                 await smtp.send_message(message)
         except aiosmtplib.SMTPRecipientsRefused as error:
-            codes = [refused.code for refused in error.recipients]
-            permanent = bool(codes) and all(500 <= code < 600 for code in codes)
-            raise MailRefused(f"{self._where()}: {error}", permanent=permanent) from error
+            reason = f"{self._where()}: {error}"
+            raise MailRefused(reason, permanent=refused_for_good(error)) from error
         except aiosmtplib.SMTPResponseException as error:
-            permanent = 500 <= error.code < 600
             reason = f"{self._where()}: {error.code} {error.message}"
-            raise MailRefused(reason, permanent=permanent) from error
+            raise MailRefused(reason, permanent=refused_for_good(error)) from error
         except (aiosmtplib.SMTPException, OSError) as error:
             reason = f"{self._where()}: {type(error).__name__}: {error}"
             raise MailRefused(reason, permanent=False) from error
 
     def _where(self) -> str:
-        return f"{self._host}:{self._port}"
-
-    def _client(self) -> aiosmtplib.SMTP:
-        return aiosmtplib.SMTP(
-            hostname=self._host,
-            port=self._port,
-            username=self._username,
-            password=self._password,
-            use_tls=self._security == "tls",
-            start_tls={"auto": None, "starttls": True}.get(self._security, False),
-            timeout=self._timeout,
-        )
+        return f"{self._server.smtp_host}:{self._server.smtp_port}"

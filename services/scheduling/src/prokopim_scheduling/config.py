@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
+from prokopim_kit.mail import SmtpSettings
 from prokopim_kit.office_calendar import CalendarSettings
 from prokopim_kit.runtime import ServiceSettings
 from prokopim_kit.status_links import StatusLinkSettings
@@ -12,21 +11,15 @@ from pydantic import Field
 from .booking_config import BookingSettings
 
 
-class Settings(ServiceSettings, BookingSettings, StatusLinkSettings, CalendarSettings):
+class Settings(
+    ServiceSettings, BookingSettings, StatusLinkSettings, CalendarSettings, SmtpSettings
+):
     """Read from the environment: DATABASE_URL, NATS_URL, JWT_SECRET, ..., HOST, PORT."""
 
     port: int = Field(default=8002, ge=1, le=65535, description="PORT (scheduling: 8002)")
-    smtp_host: str = Field(default="127.0.0.1", description="SMTP_HOST (requester invitations)")
-    smtp_port: int = Field(default=25, gt=0, lt=65536, description="SMTP_PORT")
     smtp_sender: str = Field(
         default="prokopim@localhost", description="SMTP_SENDER: From (and ORGANIZER) of invitations"
     )
-    smtp_username: str | None = Field(default=None, description="SMTP_USERNAME")
-    smtp_password: str | None = Field(default=None, description="SMTP_PASSWORD")
-    smtp_security: Literal["auto", "starttls", "tls", "none"] = Field(
-        default="auto", description="SMTP_SECURITY: auto uses STARTTLS when the server offers it"
-    )
-    smtp_timeout: float = Field(default=30.0, gt=0, description="SMTP_TIMEOUT seconds")
     delivery_attempts: int = Field(
         default=3,
         ge=1,

@@ -34,6 +34,7 @@ from prokopim_events.envelope import StoredEvent
 from prokopim_events.migrations import Migration, package_migrations
 from prokopim_kit import effects
 from prokopim_kit.commands import append, to_new_events
+from prokopim_kit.mail import refused_for_good
 from prokopim_kit.runtime import Runtime
 from prokopim_kit.status_links import status_url
 
@@ -253,7 +254,9 @@ async def send_invitation(
             filename="undangan.ics",
             params={"method": "REQUEST"},
         )
-        await _smtp(settings).send_message(mail)
+        smtp = settings.smtp_session()
+        async with smtp:
+            await smtp.send_message(mail)
         return message_id
 
     outcome = await effects.deliver_once(
@@ -263,7 +266,7 @@ async def send_invitation(
         cause_event_id=cause.event_id,
         target=TARGET,
         send=send,
-        permanent=_permanent,
+        permanent=refused_for_good,
         retryable=(aiosmtplib.SMTPException, OSError),
         attempts_allowed=settings.delivery_attempts,
     )
@@ -291,32 +294,3 @@ async def send_invitation(
     ids = [uuid.uuid5(cause.event_id, "invitation-outcome")]
     new = to_new_events([recorded], actor=cause.actor, cause=cause, event_ids=ids)
     await append(runtime.store, stream, version, new, case_id=case_id, conn=conn)
-
-
-def _permanent(error: Exception) -> bool:
-    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
-        return bool(error.recipients) and all(r.code >= 500 for r in error.recipients)
-    return isinstance(error, aiosmtplib.SMTPResponseException) and 500 <= error.code < 600
-
-
-class _Client:
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-
-    async def send_message(self, message: EmailMessage) -> None:
-        s = self._settings
-        smtp = aiosmtplib.SMTP(
-            hostname=s.smtp_host,
-            port=s.smtp_port,
-            username=s.smtp_username,
-            password=s.smtp_password,
-            use_tls=s.smtp_security == "tls",
-            start_tls={"auto": None, "starttls": True}.get(s.smtp_security, False),
-            timeout=s.smtp_timeout,
-        )
-        async with smtp:
-            await smtp.send_message(message)
-
-
-def _smtp(settings: Settings) -> _Client:
-    return _Client(settings)
