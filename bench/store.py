@@ -11,6 +11,15 @@ over its own streams, so versions increase), batches of 100 from 4 writers, an o
 replay of everything, all with the same ~200-byte JSON body. The rounds alternate between
 the three stores, so all meet the same background load; each figure is the median over the
 rounds. The last line printed is one JSON object with every figure.
+
+Two ceilings of prokopim's own are measured in the same run, to tell how much of each
+figure the client could still give back: `batch_prebuilt_eps`, the batches with every
+statement's arguments built before the clock starts (no event objects, ids, canonical
+forms or digests made while timed: the server, the driver and the commit only), and
+`replay_rows_eps`, the ordered replay's pages fetched and decoded by asyncpg but no event
+built from them (measured after the replays). Their ratios to message-db (`mdb_batch_ceiling_ratio`,
+`mdb_replay_ceiling_ratio`) are what prokopim would reach if building its events cost
+nothing.
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ from prokopim_events.db import connect
 from prokopim_events.envelope import NewEvent
 from prokopim_events.migrations import backbone_migrations, migrate
 from prokopim_events.relay import Relay
-from prokopim_events.store import EventStore
+from prokopim_events.store import _READ_BELOW, EventStore, _append_statement
 from prokopim_events.topology import Topology, ensure_streams
 
 WRITERS = 4
@@ -104,6 +113,38 @@ async def ours_batch(store: EventStore, events: int, round_: int) -> float:
     started = time.perf_counter()
     await asyncio.gather(*(writer(w) for w in range(WRITERS)))
     return rate(batches_per_writer(events) * BATCH * WRITERS, time.perf_counter() - started)
+
+
+async def ours_batch_prebuilt(store: EventStore, events: int, round_: int) -> float:
+    """`ours_batch` with every statement built before the clock starts: its ceiling."""
+    statements = {
+        (w, b): _append_statement(
+            f"prebuilt-{round_}-{w}-{b}", 0, [new_event(i) for i in range(BATCH)], None
+        )
+        for w in range(WRITERS)
+        for b in range(batches_per_writer(events))
+    }
+
+    async def writer(w: int) -> None:
+        for b in range(batches_per_writer(events)):
+            query, args = statements[(w, b)]
+            await store.pool.fetchval(query, *args)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer(w) for w in range(WRITERS)))
+    return rate(batches_per_writer(events) * BATCH * WRITERS, time.perf_counter() - started)
+
+
+async def ours_replay_rows(store: EventStore, page_size: int) -> tuple[int, float]:
+    """The replay's pages, fetched as `replay` fetches them, no event built: its ceiling."""
+    count = 0
+    started = time.perf_counter()
+    horizon = await store.pool.fetchval("SELECT prokopim_read_horizon()")
+    tx, position = 0, 0
+    while rows := await store.pool.fetch(_READ_BELOW, tx, position, page_size, horizon):
+        count += len(rows)
+        tx, position = rows[-1]["tx"], rows[-1]["global_position"]
+    return count, rate(count, time.perf_counter() - started)
 
 
 async def ours_replay(store: EventStore, page_size: int) -> tuple[int, float]:
@@ -291,15 +332,20 @@ async def run(
         fresh_database(database_url, f"prokopim_bench_{tag}") as ours_url,
         fresh_database(database_url, f"prokopim_bench_peer_{tag}") as peer_url,
         fresh_database(database_url, f"prokopim_bench_mdb_{tag}") as mdb_url,
+        fresh_database(database_url, f"prokopim_bench_ceiling_{tag}") as ceiling_url,
     ):
         await messagedb.install(mdb_url)
         mdb = await MessageDb.connect(mdb_url, WRITERS)
-        conn = await connect(ours_url)
-        try:
-            await migrate(conn, backbone_migrations())
-        finally:
-            await conn.close()
+        for url in (ours_url, ceiling_url):
+            conn = await connect(url)
+            try:
+                await migrate(conn, backbone_migrations())
+            finally:
+                await conn.close()
         store = await EventStore.connect(ours_url, min_size=WRITERS, max_size=WRITERS)
+        # the prebuilt batches go to a database of their own: the replays read the same
+        # events in every store
+        ceiling = await EventStore.connect(ceiling_url, min_size=WRITERS, max_size=WRITERS)
         try:
             with peer_recorder(peer_url) as recorder:
                 for r in range(rounds):
@@ -309,6 +355,9 @@ async def run(
                     )
                     samples["mdb_single_eps"].append(await mdb_single(mdb, events, r))
                     samples["batch_eps"].append(await ours_batch(store, events, r))
+                    samples["batch_prebuilt_eps"].append(
+                        await ours_batch_prebuilt(ceiling, events, r)
+                    )
                     samples["peer_batch_eps"].append(
                         await asyncio.to_thread(peer_batch, recorder, events)
                     )
@@ -328,12 +377,19 @@ async def run(
                     mdb_total, eps = await mdb.replay(page_size)
                     samples["mdb_replay_eps"].append(eps)
                     assert mdb_total == total, (mdb_total, total)
+                # after the replays: the pages of records it leaves to the collector would
+                # weigh on whichever replay came next
+                for _ in range(max(rounds, 5)):
+                    rows_total, eps = await ours_replay_rows(store, page_size)
+                    samples["replay_rows_eps"].append(eps)
+                    assert rows_total == total, (rows_total, total)
             topology = Topology(namespace=f"bench{tag}")
             samples["relay_eps"].append(
                 await ours_relay(store, ours_url, nats_url, topology, total)
             )
         finally:
             await store.close()
+            await ceiling.close()
             await mdb.close()
 
     writes = f"{WRITERS} writers, {rounds} rounds of {events}"
@@ -345,12 +401,17 @@ async def run(
         report("prokopim", f"{label}, {what}", samples[f"{key}_eps"])
         report("eventsourcing", f"{label}, {what}", samples[f"peer_{key}_eps"])
         report("message-db", f"{label}, {what}", samples[f"mdb_{key}_eps"])
+    report("prokopim", "batches, statements prebuilt (ceiling)", samples["batch_prebuilt_eps"])
+    report("prokopim", "replay, rows only (ceiling)", samples["replay_rows_eps"])
     report("prokopim", f"relay to JetStream (acked), {total} events", samples["relay_eps"])
 
     results = {key: statistics.median(values) for key, values in samples.items()}
     for key in ("single", "batch", "replay"):
         results[f"{key}_ratio"] = round(results[f"{key}_eps"] / results[f"peer_{key}_eps"], 2)
         results[f"mdb_{key}_ratio"] = round(results[f"{key}_eps"] / results[f"mdb_{key}_eps"], 2)
+    for key, ceiling in (("batch", "batch_prebuilt"), ("replay", "replay_rows")):
+        ratio = results[f"{ceiling}_eps"] / results[f"mdb_{key}_eps"]
+        results[f"mdb_{key}_ceiling_ratio"] = round(ratio, 2)
     return results
 
 
