@@ -409,8 +409,8 @@ async def run(
     for key in ("single", "batch", "replay"):
         results[f"{key}_ratio"] = round(results[f"{key}_eps"] / results[f"peer_{key}_eps"], 2)
         results[f"mdb_{key}_ratio"] = round(results[f"{key}_eps"] / results[f"mdb_{key}_eps"], 2)
-    for key, ceiling in (("batch", "batch_prebuilt"), ("replay", "replay_rows")):
-        ratio = results[f"{ceiling}_eps"] / results[f"mdb_{key}_eps"]
+    for key, measured in (("batch", "batch_prebuilt"), ("replay", "replay_rows")):
+        ratio = results[f"{measured}_eps"] / results[f"mdb_{key}_eps"]
         results[f"mdb_{key}_ceiling_ratio"] = round(ratio, 2)
     return results
 
