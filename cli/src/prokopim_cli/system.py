@@ -124,16 +124,18 @@ def start_system(
 
 
 def wait_ready(system: RunningSystem, within: float) -> None:
-    """Wait until every service answers /readyz with 200, or raise naming the laggard."""
+    """Wait until every service answers /readyz with 200, or raise naming the laggard;
+    raise naming any process (the relay too, which has no /readyz) that exited meanwhile."""
     deadline = time.monotonic() + within
     pending = dict(system.urls)
     while pending:
-        for name, url in list(pending.items()):
-            process = system.processes[name]
-            if process.poll() is not None:
+        for name, process in system.processes.items():
+            # a service not yet ready, or a process with no /readyz (the relay)
+            if (name in pending or name not in system.urls) and process.poll() is not None:
                 raise RuntimeError(
                     f"{name} exited ({process.returncode}):\n{system.log_tail(name)}"
                 )
+        for name, url in list(pending.items()):
             try:
                 if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
                     del pending[name]
