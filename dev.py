@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent
 TOOLS = ROOT / ".tools"
 UV = TOOLS / "bin" / "uv"
 COMMANDS = {"up": ["prokopim", "up"], "test": ["pytest"]}
+SOURCES = ("libs/*/src", "services/*/src", "cli/src")  # the workspace's editable packages
 
 
 def run(*cmd: str | Path) -> None:
@@ -44,7 +45,13 @@ def bootstrap() -> None:
         )
     os.environ["UV_PYTHON_DOWNLOADS"] = "never"
     frozen = ["--frozen"] if (ROOT / "uv.lock").exists() else []
-    run(UV, "sync", "--all-packages", "--python", sys.executable, *frozen)
+    # Bytecode compiled once here, not by every process at every start: with
+    # PYTHONDONTWRITEBYTECODE set (as on CI machines) nothing is ever cached otherwise, and
+    # each service compiled its imports anew (~0.9 s of CPU per process start; a test starts
+    # six at once). Our own packages are editable installs: their sources are compiled too.
+    run(UV, "sync", "--all-packages", "--compile-bytecode", "--python", sys.executable, *frozen)
+    sources = [str(path) for pattern in SOURCES for path in sorted(ROOT.glob(pattern))]
+    run(ROOT / ".venv" / "bin" / "python", "-m", "compileall", "-q", "-j", "0", *sources)
 
 
 def check() -> None:
