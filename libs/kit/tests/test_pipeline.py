@@ -36,8 +36,10 @@ from prokopim_kit.errors import (
     StepOutOfOrder,
     UnknownCase,
 )
-from prokopim_kit.pipeline import Cases, CaseState, Loaded
+from prokopim_kit.pipeline import COMMAND_ATTEMPTS, Cases, CaseState, Loaded
+from prokopim_kit.runtime import ServiceSettings
 from prokopim_sop import Service, Sop, SopCatalog, StepKind, load_catalog
+from pydantic import ValidationError
 
 pytestmark = pytest.mark.integration
 
@@ -122,6 +124,7 @@ CASES = Cases(
 class Backing:
     store: EventStore
     catalog: SopCatalog
+    command_attempts: int = COMMAND_ATTEMPTS
 
 
 @pytest.fixture
@@ -379,3 +382,29 @@ async def test_a_command_that_loses_every_race_is_409_after_its_attempts(
     assert beaten.appends == 3
     events = await runtime.store.read_stream(CASES.stream_of(loaded.case_id))
     assert [e.type for e in events] == [SchedulingStepOpened.TYPE] + [InvitationMailed.TYPE] * 3
+
+
+async def test_a_command_gives_up_after_the_process_s_command_attempts(runtime: Backing) -> None:
+    # COMMAND_ATTEMPTS of the service process, for every service's cases and for
+    # scheduling's booked steps alike (those had their own constant of 3)
+    loaded = await opened_case(runtime)
+    beaten = AlwaysBeaten(runtime.store, loaded)
+
+    with pytest.raises(ConcurrentChange):
+        await CASES.apply(
+            Backing(beaten, CATALOG, command_attempts=2), loaded, KATIM, Coordinate("Balai Kota")
+        )
+
+    assert beaten.appends == 2
+
+
+SECRET = "k7Qz2mVx9LpR4tWc8NbY3hJd6FsG1aEu5oKi0TyXqZ"
+
+
+@pytest.mark.unit
+def test_command_attempts_is_a_setting_of_every_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMMAND_ATTEMPTS", "7")
+    assert ServiceSettings(jwt_secret=SECRET).command_attempts == 7
+    monkeypatch.setenv("COMMAND_ATTEMPTS", "0")
+    with pytest.raises(ValidationError, match="command_attempts"):
+        ServiceSettings(jwt_secret=SECRET)

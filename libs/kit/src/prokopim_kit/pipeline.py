@@ -37,7 +37,8 @@ from .handover import handover_to, routed
 log = logging.getLogger(__name__)
 
 # How many times `Cases.apply` decides a command that keeps losing the append to other
-# writers of the case's stream before it answers 409 `concurrent_change`.
+# writers of the case's stream before it answers 409 `concurrent_change`: a service's
+# COMMAND_ATTEMPTS setting (`Runtime.command_attempts`), this by default.
 COMMAND_ATTEMPTS = 5
 
 
@@ -49,6 +50,9 @@ class Runtime(Protocol):
 
     @property
     def catalog(self) -> SopCatalog: ...
+
+    @property
+    def command_attempts(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -155,14 +159,15 @@ class Cases(Generic[S]):
         commands: Mapping[type[Any], Decider[S]],
         reactions: Mapping[type[Contract], Reaction[S]] | None = None,
         *,
-        attempts: int = COMMAND_ATTEMPTS,
+        attempts: int | None = None,
     ) -> None:
         self.service = service
         self.state = state
         self.evolve = evolve
         self.commands = dict(commands)
         self.reactions = dict(reactions or {})
-        self.attempts = attempts  # decisions of one command that loses races (`apply`)
+        # decisions of one command that loses races (`apply`); None: the runtime's setting
+        self.attempts = attempts
         self.actor = Actor(id=service.value, role="system")  # who reactions act as
 
     def stream_of(self, case_id: UUID) -> str:
@@ -227,11 +232,12 @@ class Cases(Generic[S]):
         refused = await cancellation(runtime, loaded.case_id, conn)
         if refused is not None:
             raise refused
-        for attempt in range(1, self.attempts + 1):
+        attempts = runtime.command_attempts if self.attempts is None else self.attempts
+        for attempt in range(1, attempts + 1):
             try:
                 return await self._apply_once(runtime, loaded, actor, command, conn, now)
             except ConcurrentChange:
-                if attempt == self.attempts:
+                if attempt == attempts:
                     raise
                 loaded = await self.catch_up(runtime, loaded, conn)
         raise AssertionError("unreachable")

@@ -87,6 +87,13 @@ class ServiceSettings(
         gt=0,
         description="READINESS_TIMEOUT_SECONDS: /readyz gives up on the database after this",
     )
+    command_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="COMMAND_ATTEMPTS: how many times a command that keeps losing the append"
+        " to another writer of the case's stream is decided again before 409 concurrent_change",
+    )
     consumer_max_attempts: int = Field(
         default=5,
         ge=1,
@@ -147,6 +154,11 @@ class Runtime:
     topology: Topology
     catalog: SopCatalog
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def command_attempts(self) -> int:
+        """COMMAND_ATTEMPTS: decisions of one command that keeps losing races."""
+        return self.settings.command_attempts
 
 
 EventReaction = Callable[[Runtime, StoredEvent, Connection], Awaitable[None]]

@@ -44,8 +44,6 @@ from .service import step_result, stream_of
 from .views import StepResult
 
 LoadedCase = Loaded[CaseState]
-# How often a booked step that lost the race for its case's stream is decided again.
-COMMAND_ATTEMPTS = 3
 Reason = FilledNote
 OVERRIDE = "book over a clash anyway; the reason is recorded with the booking"
 LEADER = "whose agenda the activity is on (AGENDA_LEADER when not given)"
@@ -212,11 +210,12 @@ async def _run(
     Scheduling's own consumer appends to the case's stream too (a mail's outcome): a
     command that loses that race is decided again on the case as it now is, a few times.
     """
-    for attempt in range(1, COMMAND_ATTEMPTS + 1):
+    attempts = runtime.command_attempts
+    for attempt in range(1, attempts + 1):
         try:
             return await _run_once(runtime, actor, case_id, decide, work)
         except ConcurrentChange:
-            if attempt == COMMAND_ATTEMPTS:
+            if attempt == attempts:
                 raise
     raise AssertionError("unreachable")
 
