@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import uvicorn
-from authlib.jose import JsonWebKey, jwt
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -23,7 +24,7 @@ from starlette.routing import Route
 
 
 def stub_app(issuer: str, client_id: str, client_secret: str, claims: dict[str, Any]) -> Starlette:
-    key = JsonWebKey.generate_key("RSA", 2048, is_private=True, options={"kid": "stub"})
+    key = RSAKey.generate_key(2048, parameters={"kid": "stub"}, private=True)
     codes: dict[str, str] = {}  # code -> nonce
 
     async def discovery(_: Request) -> Response:
@@ -68,12 +69,12 @@ def stub_app(issuer: str, client_id: str, client_secret: str, claims: dict[str, 
                 "access_token": secrets.token_urlsafe(16),
                 "token_type": "Bearer",
                 "expires_in": 300,
-                "id_token": id_token.decode(),
+                "id_token": id_token,
             }
         )
 
     async def jwks(_: Request) -> Response:
-        return JSONResponse({"keys": [key.as_dict(is_private=False)]})
+        return JSONResponse({"keys": [key.as_dict(private=False)]})
 
     return Starlette(
         routes=[
