@@ -143,6 +143,15 @@ async def lock_holder(pool: asyncpg.Pool) -> str | None:
     return holder
 
 
+def held_by(pool: asyncpg.Pool, name: str) -> Callable[[], Awaitable[bool]]:
+    """A condition for `wait_until`: the relay `name` holds the unexpired lease."""
+
+    async def check() -> bool:
+        return await lock_holder(pool) == name
+
+    return check
+
+
 async def assert_published_exactly_once_in_commit_order(
     js: JetStreamContext, topology: Topology, events: list[StoredEvent]
 ) -> None:
@@ -203,10 +212,7 @@ async def test_a_relay_killed_mid_stream_resumes_and_publishes_each_event_once(
     total, before_kill = 3000, 2000
     first = await start_relay("relay-1")
 
-    async def first_leads() -> bool:
-        return await lock_holder(pool) == "relay-1"
-
-    await wait_until(first_leads, "relay-1 leads", 30)  # then append while it runs
+    await wait_until(held_by(pool, "relay-1"), "relay-1 leads", 30)  # then append while it runs
     killed = asyncio.Event()
 
     async def appender() -> None:
@@ -252,13 +258,7 @@ async def test_a_standby_relay_stays_passive_then_takes_over_when_the_leader_die
     js = nats_client.jetstream()
     leader = await start_relay("relay-a")
 
-    def held_by(name: str) -> Callable[[], Awaitable[bool]]:
-        async def check() -> bool:
-            return await lock_holder(pool) == name
-
-        return check
-
-    await wait_until(held_by("relay-a"), "relay-a leads", 30)
+    await wait_until(held_by(pool, "relay-a"), "relay-a leads", 30)
     standby = await start_relay("relay-b")
 
     async def standby_tried_the_lock() -> bool:
@@ -284,7 +284,7 @@ async def test_a_standby_relay_stays_passive_then_takes_over_when_the_leader_die
 
     await leader.kill()
     await append_many(store, new_event, 200, prefix="second")  # during the failover
-    await wait_until(held_by("relay-b"), "relay-b took over", 30)
+    await wait_until(held_by(pool, "relay-b"), "relay-b took over", 30)
     events, end = await read_log(store, 400)
 
     async def caught_up() -> bool:
@@ -392,13 +392,7 @@ async def test_a_hung_relay_loses_its_lease_and_cannot_move_the_checkpoint_after
     lease = {"RELAY_LEASE_SECONDS": "2", "RELAY_ACK_TIMEOUT_SECONDS": "1"}
     leader = await start_relay("relay-hung", **lease)
 
-    def held_by(name: str) -> Callable[[], Awaitable[bool]]:
-        async def check() -> bool:
-            return await lock_holder(pool) == name
-
-        return check
-
-    await wait_until(held_by("relay-hung"), "relay-hung leads", 30)
+    await wait_until(held_by(pool, "relay-hung"), "relay-hung leads", 30)
     standby = await start_relay("relay-standby", **lease)
     await append_many(store, new_event, 100, prefix="before")
     await wait_until(lambda: _at_least(js, topology, 100), "100 published", 30)
@@ -406,7 +400,7 @@ async def test_a_hung_relay_loses_its_lease_and_cannot_move_the_checkpoint_after
     leader.process.send_signal(signal.SIGSTOP)  # hung, not dead: its connections stay open
     try:
         await append_many(store, new_event, 100, prefix="during")
-        await wait_until(held_by("relay-standby"), "the standby took the lease over", 30)
+        await wait_until(held_by(pool, "relay-standby"), "the standby took the lease over", 30)
         events, end = await read_log(store, 200)
 
         async def caught_up() -> bool:
@@ -447,10 +441,7 @@ async def test_a_relay_publishing_steadily_keeps_its_lease(
     js = nats_client.jetstream()
     relay = await start_relay("relay-steady", RELAY_LEASE_SECONDS="1.5")
 
-    async def leads() -> bool:
-        return await lock_holder(pool) == "relay-steady"
-
-    await wait_until(leads, "relay-steady leads", 30)
+    await wait_until(held_by(pool, "relay-steady"), "relay-steady leads", 30)
     for n in range(30):  # 6 s: four leases' worth, a page every 0.2 s
         await store.append(f"steady-{n}", 0, [new_event()])
         await asyncio.sleep(0.2)
