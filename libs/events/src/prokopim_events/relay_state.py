@@ -119,16 +119,7 @@ async def save(
     async with conn.transaction():
         # The row stays locked to the end: a standby's take-over waits for this
         # transaction, then finds the lease renewed.
-        held = await conn.fetchval(
-            "UPDATE relay_leases SET renewed_at = now(),"
-            "   expires_at = now() + make_interval(secs => $3)"
-            " WHERE relay_name = $1 AND token = $2 AND expires_at > now() RETURNING true",
-            name,
-            token,
-            seconds,
-        )
-        if not held:
-            raise LeaseLost(f"relay {name}: lease {token} lost before the checkpoint moved")
+        await renew(conn, name, token, seconds)  # raises LeaseLost: nothing below happens
         if refused:
             await conn.executemany(
                 "INSERT INTO relay_quarantine"
